@@ -1,0 +1,127 @@
+"""Smoke test of the benchmark harness: tiny graphs, one repetition, so that a broken
+harness fails CI. Benchmarks themselves are never tests: nothing here is timed."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import sys
+from pathlib import Path
+
+import pytest
+
+# benchmarks/ is not part of the installed package: import it from the checkout.
+if str(Path(__file__).resolve().parents[1]) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import dags, run
+from benchmarks.runners import RUNNERS, Trace, check_trace
+
+N = 60
+
+
+def small_dag(shape: str) -> dags.Dag:
+    # Layers of 10 so that 60 jobs still have edges between layers.
+    return dags.layered(N, layer_size=10) if shape == "layered" else dags.make(shape, N)
+
+
+@pytest.mark.parametrize("window", [None, 4])
+@pytest.mark.parametrize("shape", dags.SHAPES)
+@pytest.mark.parametrize("runner", ["minimal", "nbjobs", "nbjobs-coro"])
+def test_runner_runs_every_job_once_after_its_requirements(
+    runner: str, shape: str, window: int | None
+) -> None:
+    dag = small_dag(shape)
+    trace = Trace([])
+    prepared = RUNNERS[runner].prepare(dag, trace.body(), window)
+    asyncio.run(_await(prepared.run()))
+    check_trace(dag, trace, window)
+    assert prepared.completed() == N
+
+
+def test_gather_runs_every_independent_job() -> None:
+    dag = dags.independent(N)
+    trace = Trace([])
+    prepared = RUNNERS["gather"].prepare(dag, trace.body(), None)
+    asyncio.run(_await(prepared.run()))
+    check_trace(dag, trace, None)
+    assert prepared.completed() == N
+
+
+def test_shapes_have_the_edges_of_the_issue() -> None:
+    assert dags.chain(5).required == [(), (0,), (1,), (2,), (3,)]
+    assert dags.fan_out(4).required == [(), (0,), (0,), (0,)]
+    layered = dags.layered(300)
+    assert all(not r for r in layered.required[:100])
+    for i, required in enumerate(layered.required[100:], start=100):
+        layer = i // 100
+        assert len(required) == 3
+        assert all((layer - 1) * 100 <= r < layer * 100 for r in required)
+    assert dags.layered(300).required == layered.required  # fixed seed
+
+
+@pytest.mark.parametrize(
+    ("events", "window", "message"),
+    [
+        ([(False, 1), (True, 1), (False, 0), (True, 0)], None, "started before its requirement"),
+        ([(False, 0), (True, 0)], None, "never completed"),
+        ([(False, 0), (False, 0), (True, 0), (True, 1)], None, "started twice"),
+    ],
+)
+def test_check_trace_rejects_a_wrong_run(
+    events: list[tuple[bool, int]], window: int | None, message: str
+) -> None:
+    with pytest.raises(AssertionError, match=message):
+        check_trace(dags.chain(2), Trace(events), window)
+
+
+def test_check_trace_rejects_an_exceeded_window() -> None:
+    events = [(False, 0), (False, 1), (True, 0), (True, 1)]
+    with pytest.raises(AssertionError, match="2 jobs ran at once with a window of 1"):
+        check_trace(dags.independent(2), Trace(events), 1)
+
+
+@pytest.mark.parametrize("runner", ["minimal", "nbjobs"])
+def test_measure_in_process_reports_a_complete_run(runner: str) -> None:
+    sample = run.measure(runner, run.Cell("chain", 50, None), memory=True)
+    assert sample.status == "ok", sample.error
+    assert sample.completed == 50
+    assert sample.run_s is not None
+    assert sample.run_s > 0
+    assert sample.build_s is not None
+    assert sample.peak_bytes is not None
+    assert sample.peak_bytes > 0
+
+
+def test_harness_end_to_end_in_fresh_processes(tmp_path: Path) -> None:
+    cell = run.Cell("fan-out", 50, 4)
+    log = io.StringIO()
+    results = run.measure_all(
+        ["minimal", "nbjobs"], [cell], reps=1, reps_large=1, mem_reps=1, timeout=30, log=log
+    )
+    assert [(r.runner, r.cell) for r in results] == [("minimal", cell), ("nbjobs", cell)]
+    for result in results:
+        assert [s.status for s in result.samples] == ["ok"], log.getvalue()
+        assert result.samples[0].completed == 50
+        assert result.memory is not None
+        assert result.memory.status == "ok", log.getvalue()
+    table = run.render(results, ["minimal", "nbjobs"], _header())
+    row = next(line for line in table.splitlines() if line.startswith("| fan-out | 50 | 4 |"))
+    assert "error" not in row
+    assert "timeout" not in row
+    assert "nbjobs / minimal" in table
+
+
+def _header() -> dict[str, object]:
+    return {
+        "date": "today",
+        "machine": run.machine(),
+        "reps": 1,
+        "reps_large": 1,
+        "mem_reps": 1,
+        "timeout": 30.0,
+    }
+
+
+async def _await(awaitable: object) -> None:
+    await awaitable  # type: ignore[misc]
