@@ -1,0 +1,102 @@
+"""nbjobs: run asyncio jobs whose dependencies form a DAG, at home in Jupyter.
+
+The public API of asynciojobs, with the same semantics, and more. Everything public is
+re-exported here; the code lives in the private modules.
+"""
+
+from __future__ import annotations
+
+import logging as _logging
+import sys as _sys
+from typing import Any as _Any
+
+from ._events import Event, EventKind
+from ._exceptions import (
+    AlreadyRunningError,
+    CycleError,
+    DotNotFoundError,
+    JobNotDoneError,
+    NbjobsError,
+    NotRerunnableError,
+    OwnershipError,
+    RequirementError,
+    RunningLoopError,
+)
+from ._factory import JobFactory
+from ._job import AbstractJob, Job, Status
+from ._printjob import PrintJob
+from ._scheduler import PureScheduler, RunStatistics, Scheduler
+from ._sequence import Sequence
+from ._version import __version__
+from ._watch import Watch
+
+#: The seed notebook's name for a scheduler (``Engine(...).orchestrate()``).
+Engine = Scheduler
+
+
+def set_debug(debug: bool = True) -> None:
+    """Log the engine's steps (logger ``nbjobs``) at DEBUG level, or stop doing so."""
+    _logging.getLogger("nbjobs").setLevel(_logging.DEBUG if debug else _logging.NOTSET)
+
+
+def load_ipython_extension(ipython: _Any) -> None:
+    """``%load_ext nbjobs``: registers the ``%%orchestrate`` cell magic."""
+    from ._magic import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: _Any) -> None:
+    from ._magic import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
+__all__ = (
+    "AbstractJob",
+    "AlreadyRunningError",
+    "CycleError",
+    "DotNotFoundError",
+    "Engine",
+    "Event",
+    "EventKind",
+    "Job",
+    "JobFactory",
+    "JobNotDoneError",
+    "NbjobsError",
+    "NotRerunnableError",
+    "OwnershipError",
+    "PrintJob",
+    "PureScheduler",
+    "RequirementError",
+    "RunStatistics",
+    "RunningLoopError",
+    "Scheduler",
+    "Sequence",
+    "Status",
+    "Watch",
+    "__version__",
+    "load_ipython_extension",
+    "set_debug",
+    "unload_ipython_extension",
+)
+
+
+def _in_kernel() -> bool:
+    if "ipykernel" not in _sys.modules:
+        return False
+    try:
+        from IPython.core.getipython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()  # type: ignore[no-untyped-call]
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+if _in_kernel():
+    try:
+        from ._jupyter import install as _install_jupyter
+    except ImportError:  # the Jupyter extra is not installed
+        pass
+    else:
+        _install_jupyter()

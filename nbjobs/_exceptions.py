@@ -1,0 +1,61 @@
+"""Every exception nbjobs raises on purpose.
+
+Messages name the misuse, show the object's repr and say what to do instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class NbjobsError(Exception):
+    """Base class of the errors nbjobs raises about how it is used."""
+
+
+class CycleError(NbjobsError, ValueError):
+    """The requirements of a scheduler's jobs form a cycle.
+
+    ``cycle`` holds the jobs of one cycle, in order, the first one repeated at the end
+    (as ``graphlib.CycleError`` does).
+    """
+
+    def __init__(self, message: str, cycle: Sequence[Any]) -> None:
+        super().__init__(message)
+        self.cycle = list(cycle)
+
+
+class RequirementError(NbjobsError, ValueError):
+    """A job requires (or consumes the result of) a job that is not in the same scheduler,
+    or requires itself."""
+
+
+class OwnershipError(NbjobsError, ValueError):
+    """A job was added to a second scheduler."""
+
+
+class NotRerunnableError(NbjobsError, RuntimeError):
+    """A run needs jobs again whose one-shot coroutine was already consumed."""
+
+    def __init__(self, message: str, jobs: Sequence[Any]) -> None:
+        super().__init__(message)
+        self.jobs = list(jobs)
+
+
+class RunningLoopError(NbjobsError, RuntimeError):
+    """A blocking ``run()`` was asked for inside a running event loop."""
+
+
+class AlreadyRunningError(NbjobsError, RuntimeError):
+    """A scheduler was run while it is already running."""
+
+
+class JobNotDoneError(NbjobsError, ValueError):
+    """``result()`` was asked of a job that has not finished.
+
+    A ``ValueError`` as in asynciojobs, so existing ``except ValueError`` keeps working.
+    """
+
+
+class DotNotFoundError(NbjobsError, FileNotFoundError):
+    """The ``dot`` program (Graphviz) is needed for SVG/PNG export and is not installed."""

@@ -1,0 +1,666 @@
+"""Jobs: what a scheduler runs, their states and outcomes.
+
+``AbstractJob`` is asynciojobs' contract (subclass it and define ``async def co_run()``);
+``Job`` wraps a coroutine object (one-shot), an async callable or a plain callable (both
+re-runnable, so they can be retried and run again). The engine drives a job's state through
+the ``_mark_*`` methods; everything else here is read-only for views.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import functools
+import inspect
+import itertools
+import math
+import threading
+import traceback
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import TYPE_CHECKING, Any
+
+from ._capture import JobOutput
+from ._events import Event, EventKind
+from ._exceptions import JobNotDoneError, RequirementError
+from ._jobset import OrderedSet
+
+if TYPE_CHECKING:
+    from ._scheduler import PureScheduler
+
+
+class Status(enum.Enum):
+    """Where a job is in its life: idle -> waiting (for a window slot) -> running -> an end."""
+
+    IDLE = "idle"
+    WAITING = "waiting"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+    @property
+    def finished(self) -> bool:
+        return self in _FINISHED
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_FINISHED = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.SKIPPED})
+
+_ids = itertools.count(1)
+
+
+def check_timeout(value: object, what: str = "timeout") -> float | None:
+    """None, or a positive finite number of seconds; anything else is a clear error."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{what} must be a number of seconds or None, got {value!r}")
+    if not value > 0 or math.isnan(value):
+        raise ValueError(f"{what} must be > 0 seconds (None means no {what}), got {value!r}")
+    return float(value)
+
+
+def _flatten_jobs(items: Iterable[Any], into: list[AbstractJob]) -> None:
+    from ._sequence import Sequence
+
+    for item in items:
+        if item is None:
+            continue
+        if isinstance(item, AbstractJob):
+            into.append(item)
+        elif isinstance(item, Sequence):
+            if item.jobs:
+                into.append(item.jobs[-1])
+        elif isinstance(item, list | tuple | set | frozenset | OrderedSet):
+            _flatten_jobs(item, into)
+        else:
+            raise TypeError(
+                f"a requirement must be a job, a Sequence, None or a collection of those; "
+                f"got {item!r}"
+            )
+
+
+class AbstractJob:
+    """A unit of work for a scheduler: subclass it and define ``async def co_run()``.
+
+    Optional: ``async def co_shutdown()`` (called when the enclosing scheduler's run ends),
+    ``text_label()``, ``graph_label()`` and ``details()`` for views.
+
+    Parameters (keyword-only): ``forever`` (the run does not wait for it and cancels it at
+    the end), ``critical`` (its failure aborts the run), ``label``, ``required`` (jobs that
+    must finish first), ``scheduler`` (add it there at once), ``timeout`` (seconds per
+    attempt: on expiry the attempt fails with ``TimeoutError``), ``retries`` (extra attempts
+    after a failure), ``retry_delay`` and ``backoff`` (wait ``retry_delay * backoff**n``
+    seconds before attempt n+2).
+    """
+
+    def __init__(
+        self,
+        *,
+        forever: bool = False,
+        critical: bool = True,
+        label: Any = None,
+        required: Any = None,
+        scheduler: PureScheduler | None = None,
+        timeout: float | None = None,
+        retries: int = 0,
+        retry_delay: float = 0.0,
+        backoff: float = 2.0,
+    ) -> None:
+        self.id: int = next(_ids)
+        self.forever = bool(forever)
+        self.critical = bool(critical)
+        self.label = label
+        self.timeout = check_timeout(timeout, "timeout")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"retries must be an int >= 0, got {retries!r}")
+        self.retries = retries
+        if isinstance(retry_delay, bool) or not isinstance(retry_delay, int | float):
+            raise TypeError(f"retry_delay must be a number of seconds, got {retry_delay!r}")
+        if not retry_delay >= 0:
+            raise ValueError(f"retry_delay must be >= 0 seconds, got {retry_delay!r}")
+        self.retry_delay = float(retry_delay)
+        if isinstance(backoff, bool) or not isinstance(backoff, int | float) or not backoff >= 1:
+            raise ValueError(f"backoff must be a number >= 1, got {backoff!r}")
+        self.backoff = float(backoff)
+        self.required: OrderedSet[AbstractJob] = OrderedSet()
+        # jobs whose results this job takes as arguments (a subset of required)
+        self.data_required: tuple[AbstractJob, ...] = ()
+        self.scheduler: PureScheduler | None = None
+        self.output = JobOutput()
+        self._loop_thread: int | None = None
+        self._reset_state()
+        # asynciojobs' list() numbering, set by the scheduler
+        self._sched_id: str | None = None
+        self.requires(required)
+        if scheduler is not None:
+            scheduler.add(self)
+
+    # ---- state -----------------------------------------------------------------------
+    def _reset_state(self) -> None:
+        self._status = Status.IDLE
+        self._started = False
+        self._result: Any = None
+        self._exception: BaseException | None = None
+        self.cancel_reason: str | None = None
+        self.skip_reason: str | None = None
+        self.ready_time: float | None = None
+        self.start_time: float | None = None
+        self.end_time: float | None = None
+        self.attempts = 0
+        self.output.clear()
+
+    @property
+    def status(self) -> Status:
+        return self._status
+
+    @property
+    def duration(self) -> float | None:
+        if self.start_time is None or self.end_time is None:
+            return None
+        return self.end_time - self.start_time
+
+    @property
+    def traceback_text(self) -> str | None:
+        """The formatted traceback of the exception this job raised, if any."""
+        exc = self._exception
+        if exc is None:
+            return None
+        return "".join(traceback.format_exception(exc))
+
+    def _emit(self, kind: EventKind, time: float | None = None, **fields: Any) -> None:
+        owner = self.scheduler
+        event: Event | None = None
+        while owner is not None:
+            if owner._subscribers:
+                if event is None:
+                    event = Event(kind, self.scheduler, self, time, self._status, **fields)
+                owner._subscribers.send(event)
+            owner = owner.scheduler
+        # a scheduler's own subscribers also hear about the scheduler itself as a job
+        own = getattr(self, "_subscribers", None)
+        if own and kind is EventKind.STATUS:
+            own.send(event or Event(kind, self.scheduler, self, time, self._status, **fields))
+
+    def _set_status(self, status: Status, now: float | None) -> None:
+        self._status = status
+        self._emit(EventKind.STATUS, now)
+
+    def _mark_ready(self, now: float, waiting: bool) -> None:
+        self.ready_time = now
+        if waiting:
+            self._set_status(Status.WAITING, now)
+
+    def _mark_running(self, now: float) -> None:
+        self._started = True
+        self.start_time = now
+        if self.ready_time is None:
+            self.ready_time = now
+        self._loop_thread = threading.get_ident()
+        self._set_status(Status.RUNNING, now)
+
+    def _mark_succeeded(self, now: float, result: Any) -> None:
+        self._result = result
+        self.end_time = now
+        self._set_status(Status.SUCCEEDED, now)
+
+    def _mark_failed(self, now: float, exc: BaseException) -> None:
+        self._exception = exc
+        self.end_time = now
+        self._set_status(Status.FAILED, now)
+
+    def _mark_cancelled(self, now: float, reason: str) -> None:
+        self.cancel_reason = reason
+        if self._started:
+            self.end_time = now
+        self._set_status(Status.CANCELLED, now)
+
+    def _mark_skipped(self, now: float, reason: str) -> None:
+        self.skip_reason = reason
+        self._set_status(Status.SKIPPED, now)
+
+    def _record_output(self, stream: str, text: str) -> None:
+        self.output.append(stream, text)
+        if self._loop_thread is None or self._loop_thread == threading.get_ident():
+            self._emit(EventKind.OUTPUT, None, text=text, stream=stream)
+            return
+        # written from a worker thread (a sync job): views live on the loop's thread
+        owner = self.scheduler
+        loop = owner._loop if owner is not None else None
+        if loop is not None and not loop.is_closed():
+            emit = functools.partial(self._emit, EventKind.OUTPUT, None, text=text, stream=stream)
+            loop.call_soon_threadsafe(emit)
+
+    # ---- asynciojobs predicates and accessors ------------------------------------------
+    def is_idle(self) -> bool:
+        """True until the job's requirements are met (asynciojobs' meaning)."""
+        return self._status in (Status.IDLE, Status.SKIPPED) or (
+            self._status is Status.CANCELLED and self.ready_time is None
+        )
+
+    def is_scheduled(self) -> bool:
+        """True once its requirements are met (it may still wait for a window slot)."""
+        return not self.is_idle()
+
+    def is_running(self) -> bool:
+        """True once it got a window slot and started; stays True when it is done."""
+        return self._started
+
+    def is_done(self) -> bool:
+        """True when it completed, successfully or with an exception."""
+        return self._status in (Status.SUCCEEDED, Status.FAILED)
+
+    def raised_exception(self) -> BaseException | None:
+        """The exception it raised, or None."""
+        return self._exception
+
+    def is_critical(self) -> bool:
+        return self.critical
+
+    def result(self) -> Any:
+        """The value ``co_run()`` returned; None if it raised (as asynciojobs).
+
+        Raises JobNotDoneError (a ValueError) when the job has not completed.
+        """
+        if self._status is Status.SUCCEEDED:
+            return self._result
+        if self._status is Status.FAILED:
+            return None
+        extra = ""
+        if self.cancel_reason:
+            extra = f" (cancelled: {self.cancel_reason})"
+        elif self.skip_reason:
+            extra = f" (skipped: {self.skip_reason})"
+        raise JobNotDoneError(
+            f"{self!r} has not completed, its status is {self._status.value}{extra}; "
+            "check job.is_done() or job.status before asking for its result"
+        )
+
+    # ---- requirements ------------------------------------------------------------------
+    def requires(self, *requirements: Any, remove: bool = False) -> AbstractJob:
+        """Add (or with ``remove=True`` drop) requirements; nested collections are fine.
+
+        Returns self, for chaining. Removing a requirement that is not there is a KeyError.
+        """
+        found: list[AbstractJob] = []
+        _flatten_jobs(requirements, found)
+        for job in found:
+            if job is self:
+                raise RequirementError(
+                    f"{self!r} cannot require itself; a job's requirements must be other jobs"
+                )
+        for job in found:
+            if remove:
+                if job in self.data_required:
+                    raise RequirementError(
+                        f"{self!r} takes the result of {job!r} as an argument: that "
+                        "requirement cannot be removed"
+                    )
+                self.required.remove(job)
+            else:
+                self.required.add(job)
+        if found and self.scheduler is not None:
+            self.scheduler._structure_changed()
+        return self
+
+    # ---- what subclasses define ---------------------------------------------------------
+    async def co_run(self) -> Any:
+        raise NotImplementedError(
+            f"{type(self).__name__} must define 'async def co_run(self)', the job's work"
+        )
+
+    async def co_shutdown(self) -> Any:
+        """Called when the enclosing scheduler's run ends; does nothing by default."""
+        return None
+
+    def text_label(self) -> str | None:
+        """A one-line description, used when the job has no ``label``."""
+        return None
+
+    def graph_label(self) -> str | None:
+        """A label for graphs (may hold newlines); defaults to the text label."""
+        return None
+
+    def details(self) -> str | None:
+        """Extra details for ``list(details=True)``."""
+        return None
+
+    def label_text(self) -> str:
+        """The label every view shows: ``label``, else ``text_label()``, else the class name."""
+        if self.label is not None:
+            return str(self.label)
+        text = self.text_label()
+        if text is not None:
+            return str(text)
+        return type(self).__name__
+
+    def graph_label_text(self) -> str:
+        text = self.graph_label()
+        return str(text) if text is not None else self.label_text()
+
+    # ---- engine hooks -------------------------------------------------------------------
+    def _is_rerunnable(self) -> bool:
+        """Whether co_run() can be started (again)."""
+        return True
+
+    def _make_awaitable(self) -> Awaitable[Any]:
+        awaitable = self.co_run()
+        if not inspect.isawaitable(awaitable):
+            raise TypeError(
+                f"{type(self).__name__}.co_run() returned {awaitable!r}, not an awaitable: "
+                "define it with 'async def co_run(self)'"
+            )
+        return awaitable
+
+    def cancel(self, reason: str = "cancelled by user") -> bool:
+        """Cancel this job in its scheduler's ongoing run (running, waiting or not started).
+
+        Returns False when there is nothing to cancel (no run going on, or already finished).
+        The rest of the run goes on; jobs that consume this job's result are skipped.
+        """
+        owner = self.scheduler
+        if owner is None or self._status.finished:
+            return False
+        return owner._cancel_job(self, str(reason))
+
+    def close(self) -> None:
+        """Release what the job holds without running it (a coroutine object, say)."""
+
+    # ---- asynciojobs-style text ---------------------------------------------------------
+    def repr_id(self) -> str:
+        return self._sched_id or "??"
+
+    def repr_short(self) -> str:
+        """A 4-sign badge: critical, outcome, life cycle, forever."""
+        crit = "⚠" if self.critical else " "
+        boom = "★" if self._exception is not None else ("☉" if self._started else " ")
+        life = {
+            Status.IDLE: "⚐",
+            Status.WAITING: "⚑",
+            Status.RUNNING: "↺",
+        }.get(self._status, "☓")
+        forever = "∞" if self.forever else " "
+        return f"{crit} {boom} {life} {forever}"
+
+    def repr_main(self) -> str:
+        return f"<{type(self).__name__} `{self.label_text()}`>"
+
+    def repr_result(self) -> str:
+        st = self._status
+        if st is Status.FAILED:
+            kind = "CRIT. EXC." if self.critical else "exception"
+            exc = self._exception
+            return f"!! {kind} => {type(exc).__name__}: {exc} !!"
+        if st is Status.SUCCEEDED:
+            return f"[[ -> {_bounded_repr(self._result)}]]"
+        if st is Status.CANCELLED:
+            return f"[cancelled: {self.cancel_reason}]"
+        if st is Status.SKIPPED:
+            return f"[skipped: {self.skip_reason}]"
+        return f"[{st.value}]"
+
+    def repr_requires(self) -> str:
+        if not self.required:
+            return ""
+        return "requires={" + ", ".join(req.repr_id() for req in self.required) + "}"
+
+    def __repr__(self) -> str:
+        parts = [f"<{type(self).__name__} #{self.id} {self.label_text()!r} {self._status.value}"]
+        if self._status is Status.SUCCEEDED:
+            parts.append(f"-> {_bounded_repr(self._result)}")
+        elif self._status is Status.FAILED:
+            parts.append(f"!! {type(self._exception).__name__}: {self._exception}")
+        elif self._status is Status.CANCELLED:
+            parts.append(f"({self.cancel_reason})")
+        elif self._status is Status.SKIPPED:
+            parts.append(f"({self.skip_reason})")
+        if self.required:
+            labels = ", ".join(req.label_text() for req in self.required)
+            parts.append(f"requires [{labels}]")
+        return " ".join(parts) + ">"
+
+    # jobs are compared by identity: two jobs with equal labels are still two jobs
+    __hash__ = object.__hash__
+
+
+def _bounded_repr(value: Any, limit: int = 80) -> str:
+    try:
+        text = repr(value)
+    except Exception as exc:
+        text = f"<repr failed: {type(exc).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _is_async_callable(fn: Any) -> bool:
+    if inspect.iscoroutinefunction(fn):
+        return True
+    call = getattr(fn, "__call__", None)  # noqa: B004 - an object with an async __call__
+    return call is not None and inspect.iscoroutinefunction(call)
+
+
+def _callable_name(fn: Any) -> str:
+    for attr in ("__qualname__", "__name__"):
+        name = getattr(fn, attr, None)
+        if isinstance(name, str):
+            return name
+    func = getattr(fn, "func", None)  # functools.partial
+    if func is not None:
+        return _callable_name(func)
+    return type(fn).__name__
+
+
+def _find_job_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[AbstractJob]:
+    """Jobs given as arguments, directly or one level deep inside a list/tuple/dict."""
+    found: dict[AbstractJob, None] = {}
+
+    def scan(value: Any, depth: int) -> None:
+        if isinstance(value, AbstractJob):
+            found[value] = None
+        elif depth == 0 and isinstance(value, list | tuple):
+            for item in value:
+                scan(item, 1)
+        elif depth == 0 and isinstance(value, dict):
+            for item in value.values():
+                scan(item, 1)
+
+    for value in (*args, *kwargs.values()):
+        scan(value, 0)
+    return list(found)
+
+
+def _substitute(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, AbstractJob):
+        return value.result()
+    if depth == 0 and isinstance(value, list):
+        return [_substitute(item, 1) for item in value]
+    if depth == 0 and isinstance(value, tuple):
+        return tuple(_substitute(item, 1) for item in value)
+    if depth == 0 and isinstance(value, dict):
+        return {key: _substitute(item, 1) for key, item in value.items()}
+    return value
+
+
+class Job(AbstractJob):
+    """A job made of a coroutine object, an async callable or a plain callable.
+
+    - ``Job(coro(1, 2))``: a coroutine object, awaited once (as in asynciojobs): one-shot,
+      so no retries and no re-run once it ran.
+    - ``Job(async_fn, 1, 2, key=3)``: calls ``async_fn(1, 2, key=3)`` each time it runs.
+    - ``Job(fn, ...)``: a plain callable runs in a worker thread, so it never blocks the loop.
+
+    Arguments that are jobs (also inside a list, tuple or dict, one level deep) become
+    requirements and are replaced by those jobs' results when this job starts; if such a
+    job did not succeed, this job is skipped. ``coshutdown`` is an optional coroutine
+    object or callable run at shutdown. Other keyword arguments are those of AbstractJob.
+    """
+
+    def __init__(
+        self,
+        corun: Any,
+        *args: Any,
+        coshutdown: Any = None,
+        forever: bool = False,
+        critical: bool = True,
+        label: Any = None,
+        required: Any = None,
+        scheduler: PureScheduler | None = None,
+        timeout: float | None = None,
+        retries: int = 0,
+        retry_delay: float = 0.0,
+        backoff: float = 2.0,
+        **kwargs: Any,
+    ) -> None:
+        self.corun = corun
+        self.coshutdown = coshutdown
+        self._args = args
+        self._kwargs = kwargs
+        self._fn: Callable[..., Any] | None = None
+        self._coro: Awaitable[Any] | None = None
+        self._is_async = False
+        self._consumed = False
+        try:
+            data = _find_job_args(args, kwargs)
+            if inspect.isawaitable(corun):
+                if data:
+                    raise TypeError(
+                        f"Job({corun!r}, ...) got jobs as arguments, but a coroutine object's "
+                        "arguments are fixed when it is created; pass the function instead: "
+                        "Job(fn, other_job, ...) calls fn(other_job.result(), ...) when ready"
+                    )
+                if args or kwargs:
+                    raise TypeError(
+                        f"Job({corun!r}, ...) got extra arguments {args!r} {kwargs!r}; they "
+                        "are for a callable: pass the function, not a coroutine object"
+                    )
+                if retries:
+                    raise TypeError(
+                        f"Job({corun!r}, retries={retries!r}): a coroutine object can be "
+                        "awaited only once, so it cannot be retried; pass the async function "
+                        "and its arguments instead: Job(fn, *args, retries=...)"
+                    )
+                if inspect.iscoroutine(corun) and inspect.getcoroutinestate(corun) == (
+                    inspect.CORO_CLOSED
+                ):
+                    raise TypeError(
+                        f"Job({corun!r}): this coroutine object was already awaited or "
+                        "closed; create a fresh one, or pass the async function"
+                    )
+                self._coro = corun
+            elif inspect.isasyncgenfunction(corun) or inspect.isasyncgen(corun):
+                raise TypeError(
+                    f"Job() cannot run an async generator ({corun!r}); wrap it in an "
+                    "'async def' that iterates it"
+                )
+            elif callable(corun) and not isinstance(corun, AbstractJob):
+                self._fn = corun
+                self._is_async = _is_async_callable(corun)
+            else:
+                raise TypeError(
+                    f"Job() takes a coroutine object, an async function or a plain callable; "
+                    f"got {corun!r} of type {type(corun).__name__}"
+                )
+            if coshutdown is not None and not (
+                inspect.isawaitable(coshutdown) or callable(coshutdown)
+            ):
+                raise TypeError(
+                    f"coshutdown must be a coroutine object or a callable, got {coshutdown!r}"
+                )
+            super().__init__(
+                forever=forever,
+                critical=critical,
+                label=label,
+                required=required,
+                scheduler=None,
+                timeout=timeout,
+                retries=retries,
+                retry_delay=retry_delay,
+                backoff=backoff,
+            )
+            if data:
+                self.data_required = tuple(data)
+                self.requires(data)
+            if scheduler is not None:
+                scheduler.add(self)
+        except BaseException:
+            # a rejected coroutine object would warn "never awaited": close it
+            self._close_coroutines()
+            raise
+
+    def text_label(self) -> str:
+        target = self._fn if self._fn is not None else self.corun
+        if inspect.iscoroutine(target):
+            return str(target.__qualname__)
+        if self._fn is not None:
+            return _callable_name(self._fn)
+        return type(target).__name__
+
+    def _is_rerunnable(self) -> bool:
+        return self._fn is not None or not self._consumed
+
+    def _make_awaitable(self) -> Awaitable[Any]:
+        if self._fn is None:
+            if self._consumed:
+                raise RuntimeError(f"{self!r}: its coroutine object was already awaited")
+            self._consumed = True
+            assert self._coro is not None
+            return self._coro
+        args = tuple(_substitute(a) for a in self._args) if self.data_required else self._args
+        kwargs = (
+            {k: _substitute(v) for k, v in self._kwargs.items()}
+            if self.data_required
+            else self._kwargs
+        )
+        if self._is_async:
+            awaitable = self._fn(*args, **kwargs)
+            if not inspect.isawaitable(awaitable):
+                raise TypeError(f"{self._fn!r} returned {awaitable!r}, not an awaitable")
+            return awaitable
+        return _call_in_thread(self._fn, args, kwargs)
+
+    async def co_run(self) -> Any:
+        """Run the body once (asynciojobs' entry point; the engine uses it too)."""
+        return await self._make_awaitable()
+
+    async def co_shutdown(self) -> Any:
+        shutdown = self.coshutdown
+        if shutdown is None:
+            return None
+        if inspect.isawaitable(shutdown):
+            self.coshutdown = None  # one-shot, like the job's own coroutine
+            return await shutdown
+        result = shutdown()
+        if inspect.isawaitable(result):
+            return await result
+        return result
+
+    def _close_coroutines(self) -> None:
+        for obj in (self.corun, self.coshutdown):
+            if inspect.iscoroutine(obj) and inspect.getcoroutinestate(obj) == (
+                inspect.CORO_CREATED
+            ):
+                obj.close()
+
+    def close(self) -> None:
+        """Close the coroutine objects this job holds, if they never ran."""
+        self._close_coroutines()
+
+    def __del__(self) -> None:
+        # A one-shot job that never ran (skipped, or its scheduler never run) would make
+        # Python warn "coroutine ... was never awaited" about a coroutine the user handed
+        # over to us: its state is visible on the job, so close it quietly.
+        with contextlib.suppress(Exception):
+            self._close_coroutines()
+
+
+async def _call_in_thread(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Any) -> Any:
+    result = await asyncio.to_thread(fn, *args, **kwargs)
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+CoroutineFactory = Callable[[], Coroutine[Any, Any, Any]]

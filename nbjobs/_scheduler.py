@@ -1,0 +1,1149 @@
+"""The engine: ``PureScheduler`` and the nestable ``Scheduler``.
+
+A run costs O(jobs + edges): each job's count of unfinished requirements is decremented
+when a requirement finishes, and a job gets a task only once it is ready and has a window
+slot. Bookkeeping happens at the end of each job's own task, synchronously, so there is no
+loop that scans pending tasks. Every task a run creates is finished and awaited before
+``co_run()`` returns or raises, on every path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from . import _capture, _graph
+from ._events import Callback, Event, EventKind, Subscribers
+from ._exceptions import (
+    AlreadyRunningError,
+    NotRerunnableError,
+    OwnershipError,
+    RequirementError,
+)
+from ._job import AbstractJob, Status, _ids, check_timeout
+from ._jobset import OrderedSet, ReadOnlyJobs
+from ._runloop import run_blocking
+from ._sequence import flatten
+
+logger = logging.getLogger("nbjobs")
+
+#: Called as ``hook(scheduler)`` when a top-level run starts; a hook may return a callable
+#: that is called when that run ends. The Jupyter glue registers its live view here.
+RUN_HOOKS: list[Callable[[PureScheduler], Callable[[], None] | None]] = []
+
+
+@dataclass(frozen=True)
+class RunStatistics:
+    """An immutable snapshot of a scheduler's jobs (leaf jobs when recursive)."""
+
+    counts: MappingProxyType[Status, int]
+    total: int
+    elapsed: float | None
+    started: bool
+    finished: bool
+    outcome: str | None
+    why: str
+    running: int = field(init=False)
+    waiting: int = field(init=False)
+    done: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "running", self.counts[Status.RUNNING])
+        object.__setattr__(self, "waiting", self.counts[Status.WAITING])
+        ended = sum(n for status, n in self.counts.items() if status.finished)
+        object.__setattr__(self, "done", ended)
+
+
+def _check_window(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"jobs_window must be an int or None, got {value!r}")
+    if value < 1:
+        raise ValueError(
+            f"jobs_window must be >= 1 (None means no limit), got {value!r}; "
+            "asynciojobs took 0 for 'no limit': pass None instead"
+        )
+    return value
+
+
+class PureScheduler:
+    """A set of jobs run so that each starts as soon as its requirements are done.
+
+    Parameters: ``jobs_or_sequences`` (jobs or Sequences, in the order they should start
+    when ready together), ``jobs_window`` (at most that many jobs running at once; None for
+    no limit), ``timeout`` (seconds for the whole run), ``shutdown_timeout`` (seconds for
+    the shutdown hooks), ``verbose`` (log each step), ``view`` (None = automatic live view
+    in Jupyter and terminals, False = none, "text" or "widget").
+    """
+
+    def __init__(
+        self,
+        *jobs_or_sequences: Any,
+        jobs_window: int | None = None,
+        timeout: float | None = None,
+        shutdown_timeout: float | None = 1,
+        watch: Any = None,
+        verbose: bool = False,
+        view: Any = None,
+    ) -> None:
+        self._jobs: OrderedSet[AbstractJob] = OrderedSet()
+        if not hasattr(self, "scheduler"):
+            # a PureScheduler is never nested, but views treat every scheduler alike
+            self.scheduler: PureScheduler | None = None
+            self.id: int = next(_ids)
+            self.label: Any = None
+        self.jobs_window = _check_window(jobs_window)
+        self.timeout = check_timeout(timeout, "timeout")
+        self.shutdown_timeout = check_timeout(shutdown_timeout, "shutdown_timeout")
+        self.watch = watch
+        self.verbose = bool(verbose)
+        self.view = view
+        self._subscribers = Subscribers()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._running = False
+        self._closing = False
+        self._outcome: str | None = None
+        self._outcome_reason: str | None = None
+        self._failures: list[AbstractJob] = []
+        self._did_shutdown = False
+        self._run_started: float | None = None
+        self._run_ended: float | None = None
+        self._tasks: dict[AbstractJob, asyncio.Task[None]] = {}
+        self._waiting: deque[AbstractJob] = deque()
+        self._pending: dict[AbstractJob, int] = {}
+        self._succ: dict[AbstractJob, list[AbstractJob]] = {}
+        self._active = 0
+        self._finite_left = 0
+        self._left = 0
+        self._has_finite = False
+        self._settling: deque[AbstractJob] = deque()
+        self._done_fut: asyncio.Future[None] | None = None
+        self._run_view: Any = None
+        self._run_in_terminal = False
+        self.update(jobs_or_sequences)
+
+    # ---- membership ---------------------------------------------------------------------
+    @property
+    def jobs(self) -> ReadOnlyJobs[AbstractJob]:
+        """The jobs, in insertion order (a read-only, live view)."""
+        return ReadOnlyJobs(self._jobs)
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    def __iter__(self) -> Iterator[AbstractJob]:
+        return iter(self._jobs)
+
+    def __contains__(self, job: object) -> bool:
+        return job in self._jobs
+
+    def _ancestors(self) -> Iterator[PureScheduler]:
+        owner: PureScheduler | None = self
+        while owner is not None:
+            yield owner
+            owner = owner.scheduler
+
+    def add(self, job: Any) -> Any:
+        """Add one job or Sequence; returns it, for chaining."""
+        from ._sequence import Sequence
+
+        if isinstance(job, Sequence):
+            self.update(job.jobs)
+            return job
+        if not isinstance(job, AbstractJob):
+            raise TypeError(
+                f"{self.label_text_or_repr()}.add() takes a job or a Sequence, got {job!r}; "
+                "wrap a coroutine or a function in Job(...)"
+            )
+        self._add_one(job)
+        return job
+
+    def _add_one(self, job: AbstractJob) -> None:
+        if job.scheduler is self:
+            return
+        if self._running:
+            raise AlreadyRunningError(
+                f"cannot add {job!r} to {self.label_text_or_repr()} while it runs; "
+                "add jobs before co_run() or after it returned"
+            )
+        if job.scheduler is not None:
+            raise OwnershipError(
+                f"{job!r} already belongs to {job.scheduler.label_text_or_repr()}; a job can "
+                "be in one scheduler only: remove it there first (scheduler.remove(job)) "
+                "or create another job"
+            )
+        if isinstance(job, PureScheduler) and any(a is job for a in self._ancestors()):
+            raise OwnershipError(
+                f"cannot add {job!r} into {self.label_text_or_repr()}: it contains it already"
+            )
+        self._jobs.add(job)
+        job.scheduler = self
+        self._structure_changed()
+
+    def update(self, jobs: Iterable[Any]) -> PureScheduler:
+        """Add a collection of jobs or Sequences; returns self."""
+        for job in flatten(jobs):
+            self._add_one(job)
+        return self
+
+    def remove(self, job: AbstractJob) -> PureScheduler:
+        """Remove one job (KeyError if absent); jobs that required it keep the requirement
+        until ``sanitize()`` drops it. Returns self."""
+        if job not in self._jobs:
+            raise KeyError(f"{job!r} is not in {self.label_text_or_repr()}")
+        if self._running:
+            raise AlreadyRunningError(f"cannot remove {job!r} while {self!r} runs")
+        self._jobs.remove(job)
+        job.scheduler = None
+        self._structure_changed()
+        return self
+
+    def _structure_changed(self) -> None:
+        self._emit_scheduler_event(EventKind.STRUCTURE)
+
+    def label_text_or_repr(self) -> str:
+        return repr(self)
+
+    def label_text(self) -> str:
+        """The scheduler's label, for views."""
+        if self.label is not None:
+            return str(self.label)
+        return f"{type(self).__name__}#{self.id}"
+
+    # ---- events -------------------------------------------------------------------------
+    def subscribe(self, callback: Callback) -> Callable[[], None]:
+        """Call ``callback(event)`` for every event of this scheduler and the nested ones.
+
+        Returns a function that unsubscribes.
+        """
+        return self._subscribers.add(callback)
+
+    def _emit_scheduler_event(self, kind: EventKind, text: str | None = None) -> None:
+        event: Event | None = None
+        for owner in self._ancestors():
+            if owner._subscribers:
+                if event is None:
+                    now = self._loop.time() if self._loop is not None else None
+                    event = Event(kind, self, None, now, None, text=text)
+                owner._subscribers.send(event)
+
+    # ---- graph algebra ------------------------------------------------------------------
+    @staticmethod
+    def _preds(job: AbstractJob) -> Iterable[AbstractJob]:
+        return job.required
+
+    def _succs(self) -> Callable[[AbstractJob], Iterable[AbstractJob]]:
+        succ = _graph.successors_map(self._jobs, self._preds)
+        return lambda job: succ.get(job, ())
+
+    def topological_order(self) -> Iterator[AbstractJob]:
+        """The jobs, each after all those it requires (ties in insertion order).
+
+        Raises CycleError (with the cycle) if there is none.
+        """
+        return iter(_graph.topological_order(self._jobs, self._preds))
+
+    def check_cycles(self) -> bool:
+        """True if this scheduler and every nested one are acyclic (asynciojobs' API)."""
+        try:
+            self._check_acyclic()
+        except ValueError:
+            return False
+        return True
+
+    def _check_acyclic(self) -> None:
+        _graph.check_acyclic(self._jobs, self._preds)
+        for job in self._jobs:
+            if isinstance(job, PureScheduler):
+                job._check_acyclic()
+
+    def entry_jobs(self) -> Iterator[AbstractJob]:
+        """Jobs that require nothing in this scheduler."""
+        return (job for job in self._jobs if not any(r in self._jobs for r in job.required))
+
+    def exit_jobs(
+        self, *, discard_forever: bool = True, compute_backlinks: bool = True
+    ) -> Iterator[AbstractJob]:
+        """Jobs that no other job of this scheduler requires."""
+        succ = _graph.successors_map(self._jobs, self._preds)
+        return (
+            job for job in self._jobs if not succ[job] and not (discard_forever and job.forever)
+        )
+
+    def predecessors(self, *starts: AbstractJob) -> OrderedSet[AbstractJob]:
+        """The jobs that any of ``starts`` requires directly."""
+        return OrderedSet(_graph.neighbours(starts, self._preds, self._jobs))
+
+    def successors(
+        self, *starts: AbstractJob, compute_backlinks: bool = True
+    ) -> OrderedSet[AbstractJob]:
+        """The jobs that require any of ``starts`` directly."""
+        return OrderedSet(_graph.neighbours(starts, self._succs(), self._jobs))
+
+    def predecessors_upstream(self, *starts: AbstractJob) -> OrderedSet[AbstractJob]:
+        """Every job that any of ``starts`` depends on, directly or not."""
+        return OrderedSet(_graph.closure(starts, self._preds, self._jobs))
+
+    def successors_downstream(
+        self, *starts: AbstractJob, compute_backlinks: bool = True
+    ) -> OrderedSet[AbstractJob]:
+        """Every job that depends on any of ``starts``, directly or not."""
+        return OrderedSet(_graph.closure(starts, self._succs(), self._jobs))
+
+    def bypass_and_remove(self, job: AbstractJob) -> None:
+        """Remove ``job``, making the jobs that required it require what it required."""
+        if job not in self._jobs:
+            raise ValueError(f"{job!r} is not in {self!r}")
+        ups = [req for req in job.required]
+        for down in self._jobs:
+            if job in down.required:
+                if job in down.data_required:
+                    raise RequirementError(
+                        f"cannot bypass {job!r}: {down!r} takes its result as an argument"
+                    )
+                down.required.discard(job)
+                down.requires(ups)
+        self.remove(job)
+
+    def keep_only(self, remains: Iterable[Any]) -> None:
+        """Keep only the jobs in ``remains`` (others are removed), then ``sanitize()``."""
+        keep = set(flatten(remains))
+        for job in list(self._jobs):
+            if job not in keep:
+                self.remove(job)
+        self.sanitize()
+
+    def keep_only_between(
+        self,
+        *,
+        starts: Iterable[AbstractJob] | None = None,
+        ends: Iterable[AbstractJob] | None = None,
+        keep_starts: bool = True,
+        keep_ends: bool = True,
+    ) -> None:
+        """Keep the jobs downstream of ``starts`` and upstream of ``ends`` (either may be
+        omitted), plus the starts and ends themselves unless told otherwise."""
+        start_list = list(starts or ())
+        end_list = list(ends or ())
+        down = set(self.successors_downstream(*start_list)) if start_list else set(self._jobs)
+        up = set(self.predecessors_upstream(*end_list)) if end_list else set(self._jobs)
+        keep = down & up
+        if keep_starts:
+            keep.update(start_list)
+        if keep_ends:
+            keep.update(end_list)
+        self.keep_only([job for job in self._jobs if job in keep])
+
+    def sanitize(self, verbose: bool | None = None) -> bool:
+        """Drop requirements on jobs outside this scheduler (recursively in nested ones).
+
+        Returns True if nothing had to change. Results a job consumes (data arguments)
+        cannot be dropped: those stay, and running reports them.
+        """
+        verbose = self.verbose if verbose is None else verbose
+        fine = True
+        for job in self._jobs:
+            outside = [
+                r for r in job.required if r not in self._jobs and r not in job.data_required
+            ]
+            for req in outside:
+                job.required.discard(req)
+                fine = False
+                if verbose:
+                    logger.warning("sanitize: %r no longer requires %r (not in %r)", job, req, self)
+            if isinstance(job, PureScheduler):
+                fine = job.sanitize(verbose) and fine
+        if not fine:
+            self._structure_changed()
+        return fine
+
+    def iterate_jobs(self, scan_schedulers: bool = False) -> Iterator[AbstractJob]:
+        """Every job, nested ones included; nested schedulers themselves with
+        ``scan_schedulers=True``."""
+        for job in self._jobs:
+            if isinstance(job, PureScheduler):
+                if scan_schedulers:
+                    yield job
+                yield from job.iterate_jobs(scan_schedulers)
+            else:
+                yield job
+
+    # ---- validation before a run --------------------------------------------------------
+    def _validate(self) -> None:
+        """Everything that can be wrong, checked before anything runs (recursively)."""
+        _check_window(self.jobs_window)
+        check_timeout(self.timeout, "timeout")
+        for job in self._jobs:
+            for req in job.required:
+                if req not in self._jobs:
+                    if req in job.data_required:
+                        raise RequirementError(
+                            f"{job!r} takes the result of {req!r} as an argument, but that "
+                            f"job is not in the same scheduler {self.label_text_or_repr()}; "
+                            "add both jobs to the same scheduler"
+                        )
+                    raise RequirementError(
+                        f"{job!r} requires {req!r}, which is not in the same scheduler "
+                        f"{self.label_text_or_repr()}; add it there, or call "
+                        "scheduler.sanitize() to drop requirements outside the scheduler"
+                    )
+            if isinstance(job, PureScheduler) and job.status is not Status.SUCCEEDED:
+                job._validate()
+        _graph.check_acyclic(self._jobs, self._preds)
+        spent = list(self._spent_jobs())
+        if spent:
+            shown = ", ".join(repr(job) for job in spent[:10])
+            more = f" and {len(spent) - 10} more" if len(spent) > 10 else ""
+            raise NotRerunnableError(
+                f"cannot run {self.label_text_or_repr()} again: these jobs did not succeed "
+                f"and their coroutine object was already used: {shown}{more}; build them "
+                "from an async function (Job(fn, *args)) so they can run again, or create "
+                "new jobs",
+                spent,
+            )
+
+    def _spent_jobs(self) -> Iterator[AbstractJob]:
+        for job in self._jobs:
+            if job.status is Status.SUCCEEDED:
+                continue
+            if isinstance(job, PureScheduler):
+                yield from job._spent_jobs()
+            elif not job._is_rerunnable():
+                yield job
+
+    # ---- running ------------------------------------------------------------------------
+    def run(self, *, view: Any = None) -> bool:
+        """Run and block until done; returns what ``co_run()`` returns.
+
+        Works in a plain script and, in Jupyter, in a cell (the kernel's loop is running).
+        ``view``: None for the automatic live view, False for none.
+        """
+        self._run_view = view
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self._run_in_terminal = True
+        try:
+            return run_blocking(self.co_run)
+        finally:
+            self._run_view = None
+            self._run_in_terminal = False
+
+    orchestrate = run
+
+    async def co_run(self) -> bool:
+        """Run the jobs; True when every non-forever job completed and no critical job
+        failed, within the timeout. False otherwise (``why()`` says why)."""
+        await self._co_run_pure()
+        return self._outcome == "success"
+
+    async def _co_run_pure(self) -> None:
+        if self._running:
+            raise AlreadyRunningError(
+                f"{self.label_text_or_repr()} is already running; wait for it "
+                "(or cancel it) before running it again"
+            )
+        self._validate()
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._running = True
+        self._closing = False
+        self._outcome = None
+        self._outcome_reason = None
+        self._failures = []
+        self._did_shutdown = False
+        self._run_started = loop.time()
+        self._run_ended = None
+        self._done_fut = loop.create_future()
+        self._tasks = {}
+        self._waiting = deque()
+        self._active = 0
+        _capture.install()
+        enders: list[Callable[[], None]] = []
+        external: BaseException | None = None
+        timer: asyncio.TimerHandle | None = None
+        try:
+            if self.scheduler is None:
+                enders = self._call_run_hooks()
+            self._emit_scheduler_event(EventKind.RUN_STARTED)
+            if self.verbose:
+                logger.info("%r: run starts with %d jobs", self, len(self._jobs))
+            if self.timeout is not None:
+                timer = loop.call_at(self._run_started + self.timeout, self._finish, "timeout")
+            self._start_run()
+            try:
+                await self._done_fut
+            except asyncio.CancelledError as exc:
+                reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else None
+                self._finish("cancelled", reason or "cancelled")
+                external = exc
+            except BaseException as exc:  # KeyboardInterrupt/SystemExit through the loop
+                self._finish("cancelled", "interrupted")
+                external = exc
+        finally:
+            if timer is not None:
+                timer.cancel()
+            try:
+                await self._wind_down()
+            finally:
+                self._running = False
+                self._run_ended = loop.time()
+                _capture.uninstall()
+                why = self.why()
+                if self.verbose:
+                    logger.info("%r: run ends: %s", self, why)
+                self._emit_scheduler_event(EventKind.RUN_FINISHED, why)
+                for end in enders:
+                    try:
+                        end()
+                    except Exception:
+                        logger.exception("nbjobs: a run hook failed at the end of the run")
+        if external is not None:
+            raise external
+
+    def reset(self) -> None:
+        """Forget every outcome (nested schedulers too), so the next run runs everything."""
+        if self._running:
+            raise AlreadyRunningError(f"cannot reset {self.label_text_or_repr()} while it runs")
+        for job in self.iterate_jobs(scan_schedulers=True):
+            job._reset_state()
+            if isinstance(job, PureScheduler):
+                job._outcome = None
+        self._outcome = None
+        self._structure_changed()
+
+    def _call_run_hooks(self) -> list[Callable[[], None]]:
+        enders = []
+        if self._run_in_terminal and self._run_view is not False:
+            try:
+                from ._terminal import attach
+            except ImportError:
+                pass
+            else:
+                end = attach(self)
+                if end is not None:
+                    enders.append(end)
+        for hook in list(RUN_HOOKS):
+            try:
+                end = hook(self)
+            except Exception:
+                logger.exception("nbjobs: a run hook failed; the run goes on without it")
+                continue
+            if end is not None:
+                enders.append(end)
+        return enders
+
+    def _start_run(self) -> None:
+        assert self._loop is not None
+        now = self._loop.time()
+        todo = [job for job in self._jobs if job.status is not Status.SUCCEEDED]
+        for job in todo:
+            if job.status is not Status.IDLE:
+                job._reset_state()
+                job._emit(EventKind.STATUS, now)
+        self._succ = _graph.successors_map(todo, self._preds)
+        pending: dict[AbstractJob, int] = {}
+        for job in todo:
+            count = 0
+            for req in job.required:
+                if req.status is not Status.SUCCEEDED:
+                    count += 1
+            pending[job] = count
+        self._pending = pending
+        self._left = len(todo)
+        self._finite_left = sum(1 for job in todo if not job.forever)
+        self._has_finite = self._finite_left > 0
+        if not todo:
+            self._finish("success")
+            return
+        for job in todo:
+            if pending[job] == 0:
+                self._make_ready(job)
+        self._drain_settling()
+
+    def _make_ready(self, job: AbstractJob) -> None:
+        """All of ``job``'s requirements ended: start it, queue it, or skip it."""
+        if self._closing:
+            return
+        if job.status is Status.CANCELLED:
+            # cancelled before it was ready: it ends now, in order
+            self._settling.append(job)
+            return
+        for producer in job.data_required:
+            if producer.status is not Status.SUCCEEDED:
+                assert self._loop is not None
+                job._mark_skipped(
+                    self._loop.time(),
+                    f"needs the result of {producer.label_text()!r}, which {_ended_how(producer)}",
+                )
+                self._settling.append(job)
+                return
+        window = self.jobs_window
+        if window is not None and self._active >= window:
+            assert self._loop is not None
+            job._mark_ready(self._loop.time(), waiting=True)
+            self._waiting.append(job)
+        else:
+            self._start(job)
+
+    def _start(self, job: AbstractJob) -> None:
+        loop = self._loop
+        assert loop is not None
+        self._active += 1
+        now = loop.time()
+        if job.ready_time is None:
+            job.ready_time = now
+        job._mark_running(now)
+        self._tasks[job] = loop.create_task(self._execute(job))
+
+    async def _execute(self, job: AbstractJob) -> None:
+        loop = self._loop
+        assert loop is not None
+        token = _capture.current_job.set(job)
+        try:
+            timeout = job.timeout if not isinstance(job, PureScheduler) else None
+            if timeout is None and not job.retries:
+                # the hot path: no timeout, no retries
+                try:
+                    result = await job._make_awaitable()
+                except Exception as exc:
+                    job._mark_failed(loop.time(), exc)
+                else:
+                    job._mark_succeeded(loop.time(), result)
+            else:
+                await self._attempts(job, timeout)
+        except asyncio.CancelledError as exc:
+            job._mark_cancelled(loop.time(), self._cancel_reason(job, exc))
+            raise
+        except BaseException:
+            # KeyboardInterrupt or SystemExit raised by a job's synchronous step
+            job._mark_cancelled(loop.time(), "interrupted")
+            raise
+        finally:
+            _capture.current_job.reset(token)
+            self._job_ended(job)
+
+    async def _attempts(self, job: AbstractJob, limit: float | None) -> None:
+        loop = self._loop
+        assert loop is not None
+        timeout = limit
+        delay = job.retry_delay
+        while True:
+            job.attempts += 1
+            try:
+                awaitable = job._make_awaitable()
+                if timeout is not None:
+                    async with asyncio.timeout(timeout):
+                        result = await awaitable
+                else:
+                    result = await awaitable
+            except Exception as exc:
+                if job.attempts <= job.retries and not self._closing:
+                    logger.info(
+                        "%r: attempt %d failed (%s: %s); retrying in %.3gs",
+                        job,
+                        job.attempts,
+                        type(exc).__name__,
+                        exc,
+                        delay,
+                    )
+                    job._record_output(
+                        "log",
+                        f"nbjobs: attempt {job.attempts} failed ({type(exc).__name__}: {exc}); "
+                        f"retrying in {delay:.3g}s\n",
+                    )
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    delay *= job.backoff
+                    continue
+                if isinstance(exc, TimeoutError) and timeout is not None:
+                    exc.add_note(
+                        f"nbjobs: {job.label_text()!r} exceeded its timeout of {timeout:g}s"
+                    )
+                job._mark_failed(loop.time(), exc)
+                return
+            job._mark_succeeded(loop.time(), result)
+            return
+
+    def _cancel_reason(self, job: AbstractJob, exc: asyncio.CancelledError) -> str:
+        pending = getattr(job, "_nbjobs_cancel_reason", None)
+        if pending:
+            return str(pending)
+        if exc.args and isinstance(exc.args[0], str):
+            return exc.args[0]
+        return self._outcome_reason or "cancelled"
+
+    def _job_ended(self, job: AbstractJob) -> None:
+        """Bookkeeping when a job's task ends: free its slot, release what follows."""
+        self._tasks.pop(job, None)
+        self._active -= 1
+        if self._closing:
+            return
+        if job.status is Status.FAILED:
+            self._failures.append(job)
+            if job.critical:
+                self._finish("critical", f"critical job {job.label_text()!r} failed")
+                return
+        window = self.jobs_window
+        # jobs that waited for a slot go first: they were ready before the ones this
+        # job releases
+        while self._waiting and (window is None or self._active < window):
+            self._start(self._waiting.popleft())
+        self._settling.append(job)
+        self._drain_settling()
+
+    def _drain_settling(self) -> None:
+        """Count ended jobs and make their successors ready (a loop, not recursion: a
+        chain of 100k skipped jobs must not overflow the stack)."""
+        settling = self._settling
+        pending = self._pending
+        succ = self._succ
+        while settling and not self._closing:
+            job = settling.popleft()
+            self._left -= 1
+            if not job.forever:
+                self._finite_left -= 1
+            for nxt in succ.get(job, ()):
+                count = pending[nxt] - 1
+                pending[nxt] = count
+                if count == 0:
+                    self._make_ready(nxt)
+            if self._finite_left == 0 and (self._has_finite or self._left == 0):
+                self._finish("success")
+        settling.clear()
+
+    def _finish(self, outcome: str, reason: str | None = None) -> None:
+        """End the run (the first call wins)."""
+        fut = self._done_fut
+        if self._outcome is not None or fut is None:
+            return
+        self._outcome = outcome
+        self._outcome_reason = reason or outcome
+        self._closing = True
+        if not fut.done():
+            fut.set_result(None)
+
+    async def _wind_down(self) -> None:
+        """Cancel what still runs, await every task, mark what never started, shut down."""
+        loop = self._loop
+        assert loop is not None
+        self._closing = True
+        reason = self._end_reason()
+        tasks = list(self._tasks.items())
+        for job, task in tasks:
+            if not task.done():
+                job_reason = (
+                    "forever job stopped at the end of the run"
+                    if (job.forever and self._outcome == "success")
+                    else reason
+                )
+                job._nbjobs_cancel_reason = job_reason  # type: ignore[attr-defined]
+                task.cancel(job_reason)
+        interrupted: BaseException | None = None
+        remaining = [task for _, task in tasks]
+        while remaining:
+            try:
+                await asyncio.wait(remaining)
+            except asyncio.CancelledError as exc:
+                # cancelled again while cleaning up: finish the clean-up, then say so
+                interrupted = exc
+            remaining = [task for task in remaining if not task.done()]
+        for job, task in tasks:
+            if hasattr(job, "_nbjobs_cancel_reason"):
+                del job._nbjobs_cancel_reason
+            if not task.cancelled():
+                task.exception()  # retrieved: no "exception was never retrieved"
+        now = loop.time()
+        for job in self._jobs:
+            if job.status in (Status.IDLE, Status.WAITING):
+                job._mark_skipped(now, f"the run ended first ({reason})")
+                if isinstance(job, PureScheduler):
+                    for inner in job.iterate_jobs(scan_schedulers=True):
+                        if inner.status in (Status.IDLE, Status.WAITING):
+                            inner._mark_skipped(now, f"the run ended first ({reason})")
+        self._waiting.clear()
+        self._tasks = {}
+        self._active = 0
+        await self.co_shutdown()
+        if interrupted is not None:
+            raise interrupted
+
+    def _end_reason(self) -> str:
+        if self._outcome == "timeout":
+            return f"timeout after {self.timeout:g}s"
+        if self._outcome == "success":
+            return "run finished"
+        return self._outcome_reason or str(self._outcome)
+
+    def cancel(self, reason: str = "cancelled by user") -> bool:
+        """Cancel the whole run: running jobs are cancelled with ``reason``, jobs not
+        started are skipped, shutdown hooks run; ``co_run()`` then returns False.
+
+        Safe from any thread. Returns False when the scheduler is not running.
+        """
+        loop = self._loop
+        if not self._running or loop is None or self._outcome is not None:
+            return False
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._finish("cancelled", str(reason))
+        else:
+            loop.call_soon_threadsafe(self._finish, "cancelled", str(reason))
+        return True
+
+    def _cancel_job(self, job: AbstractJob, reason: str) -> bool:
+        loop = self._loop
+        if not self._running or self._closing or loop is None:
+            return False
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not loop:
+            loop.call_soon_threadsafe(self._cancel_job, job, reason)
+            return True
+        status = job.status
+        if status is Status.RUNNING:
+            task = self._tasks.get(job)
+            if task is None:
+                return False
+            job._nbjobs_cancel_reason = reason  # type: ignore[attr-defined]
+            task.cancel(reason)
+            return True
+        if status is Status.WAITING:
+            self._waiting.remove(job)
+            job._mark_cancelled(loop.time(), reason)
+            self._settling.append(job)
+            self._drain_settling()
+            return True
+        if status is Status.IDLE:
+            # it ends when its requirements have ended, so the order still holds
+            job._mark_cancelled(loop.time(), reason)
+            return True
+        return False
+
+    # ---- shutdown -----------------------------------------------------------------------
+    async def co_shutdown(self) -> bool:
+        """Call every job's ``co_shutdown()`` (once per run), within ``shutdown_timeout``.
+
+        Returns True if all returned in time without raising.
+        """
+        if self._did_shutdown:
+            return True
+        self._did_shutdown = True
+        if not self._jobs:
+            return True
+        tasks = [asyncio.ensure_future(_shutdown_one(job)) for job in self._jobs]
+        done, pending = await asyncio.wait(tasks, timeout=self.shutdown_timeout)
+        fine = not pending
+        for task in pending:
+            task.cancel()
+        if pending:
+            logger.warning(
+                "%r: %d shutdown hook(s) did not return within %ss",
+                self,
+                len(pending),
+                self.shutdown_timeout,
+            )
+            await asyncio.wait(pending)
+        for task in done:
+            if not task.result():
+                fine = False
+        return fine
+
+    def shutdown(self) -> bool:
+        """Blocking ``co_shutdown()``."""
+        self._did_shutdown = False
+        return run_blocking(self.co_shutdown, "shutdown()")
+
+    # ---- outcome ------------------------------------------------------------------------
+    def failed_time_out(self) -> bool:
+        """True if the last run ended because of its timeout."""
+        return self._outcome == "timeout"
+
+    def failed_critical(self) -> bool:
+        """True if the last run ended because a critical job failed."""
+        return self._outcome == "critical"
+
+    def was_cancelled(self) -> bool:
+        return self._outcome == "cancelled"
+
+    def failures(self) -> list[AbstractJob]:
+        """Jobs that failed in the last run, in the order they failed (nested ones too)."""
+        found = list(self._failures)
+        for job in self._jobs:
+            if isinstance(job, PureScheduler):
+                found.extend(j for j in job.failures() if j not in found)
+        return found
+
+    def why(self) -> str:
+        """Why the last run failed, or "FINE"."""
+        if self._outcome == "timeout":
+            return f"TIMED OUT after {self.timeout:g}s"
+        if self._outcome == "critical":
+            return f"a CRITICAL job has raised an exception ({self._outcome_reason})"
+        if self._outcome == "cancelled":
+            return f"CANCELLED ({self._outcome_reason})"
+        if self._outcome is None and self._running:
+            return "RUNNING"
+        if self._outcome is None:
+            return "NOT RUN"
+        return "FINE"
+
+    def statistics(self, recursive: bool = True) -> RunStatistics:
+        """An immutable snapshot: counts per status, elapsed time, outcome."""
+        counts = dict.fromkeys(Status, 0)
+        jobs = self.iterate_jobs() if recursive else iter(self._jobs)
+        total = 0
+        for job in jobs:
+            counts[job.status] += 1
+            total += 1
+        elapsed = None
+        if self._run_started is not None:
+            end = self._run_ended
+            if end is None and self._loop is not None and not self._loop.is_closed():
+                end = self._loop.time()
+            if end is not None:
+                elapsed = end - self._run_started
+        return RunStatistics(
+            counts=MappingProxyType(counts),
+            total=total,
+            elapsed=elapsed,
+            started=self._run_started is not None,
+            finished=self._run_ended is not None and not self._running,
+            outcome=self._outcome,
+            why=self.why(),
+        )
+
+    @property
+    def is_running_now(self) -> bool:
+        """True while ``co_run()`` is going on."""
+        return self._running
+
+    # ---- closing coroutines -------------------------------------------------------------
+    def close_idle_jobs(self) -> None:
+        """Close the coroutine objects of jobs that did not start (asynciojobs' API)."""
+        for job in self.iterate_jobs():
+            if not job.is_running():
+                job.close()
+
+    def close_all_jobs(self) -> None:
+        for job in self.iterate_jobs():
+            job.close()
+
+    # ---- text and graphs (views live in their own modules) ------------------------------
+    def list(self, details: bool = False, silence_done_jobs: bool = False) -> None:
+        """Print the jobs in topological order with their state (asynciojobs' format)."""
+        from ._text import list_jobs
+
+        list_jobs(self, details=details, silence_done_jobs=silence_done_jobs)
+
+    def list_safe(self, silence_done_jobs: bool = False) -> None:
+        """Like ``list()`` without needing an acyclic graph."""
+        from ._text import list_safe
+
+        list_safe(self, silence_done_jobs=silence_done_jobs)
+
+    def debrief(self, details: bool = False, silence_done_jobs: bool = False) -> None:
+        """Print why the run failed, the list, and each failure with its traceback."""
+        from ._text import debrief
+
+        debrief(self, details=details, silence_done_jobs=silence_done_jobs)
+
+    def stats(self) -> str:
+        """A one-liner like ``2D + 3R + 4I = 9`` (done, running, idle, total)."""
+        from ._text import stats_line
+
+        return stats_line(self)
+
+    def __repr__(self) -> str:
+        from ._text import scheduler_repr
+
+        return scheduler_repr(self)
+
+    def dot_format(self, statuses: bool = True) -> str:
+        """The graph in DOT; with ``statuses``, nodes are filled by their state."""
+        from ._dot import dot_source
+
+        return dot_source(self, statuses=statuses)
+
+    def graph(self, statuses: bool = True) -> Any:
+        """A ``graphviz.Digraph`` of the jobs (displays as SVG in Jupyter with ``dot``)."""
+        from ._dot import digraph
+
+        return digraph(self, statuses=statuses)
+
+    def export_as_dotfile(self, filename: str) -> str:
+        from ._dot import export_dot
+
+        return export_dot(self, filename)
+
+    def export_as_graphic(self, filename: str, suffix: str) -> str:
+        from ._dot import export_graphic
+
+        return export_graphic(self, filename, suffix)
+
+    def export_as_svgfile(self, filename: str) -> str:
+        return self.export_as_graphic(filename, "svg")
+
+    def export_as_pngfile(self, filename: str) -> str:
+        return self.export_as_graphic(filename, "png")
+
+    # ---- Jupyter display (the glue lives in nbjobs._display) ----------------------------
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        try:
+            from ._display import mimebundle
+        except ImportError:
+            from ._text import scheduler_repr
+
+            return {"text/plain": scheduler_repr(self)}
+        return mimebundle(self, include=include, exclude=exclude)
+
+    # ---- result flow decorator ----------------------------------------------------------
+    def job(self, fn: Any = None, /, **options: Any) -> Any:
+        """Decorator: ``@s.job`` or ``@s.job(label=..., critical=...)`` on a function.
+
+        The decorated name becomes a factory: each call creates a Job in this scheduler
+        that calls the function with the given arguments; jobs among the arguments are
+        requirements whose results are passed in.
+        """
+        from ._factory import JobFactory
+
+        if fn is None:
+            return lambda f: JobFactory(f, self, options)
+        return JobFactory(fn, self, options)
+
+
+def _ended_how(job: AbstractJob) -> str:
+    status = job.status
+    if status is Status.FAILED:
+        exc = job.raised_exception()
+        return f"failed ({type(exc).__name__}: {exc})"
+    if status is Status.CANCELLED:
+        return f"was cancelled ({job.cancel_reason})"
+    if status is Status.SKIPPED:
+        return f"was skipped ({job.skip_reason})"
+    return f"did not succeed ({status.value})"
+
+
+async def _shutdown_one(job: AbstractJob) -> bool:
+    try:
+        await job.co_shutdown()
+    except Exception:
+        logger.exception("nbjobs: co_shutdown() of %r raised", job)
+        return False
+    return True
+
+
+class Scheduler(PureScheduler, AbstractJob):
+    """A scheduler that is also a job, so schedulers nest (the usual one to use).
+
+    Takes PureScheduler's parameters plus AbstractJob's (``critical``, ``forever``,
+    ``label``, ``required``, ``scheduler``). When the run fails, a critical scheduler (the
+    default) raises instead of returning False: ``TimeoutError`` on timeout, the critical
+    job's exception otherwise (with notes naming every failure; see ``failures()``).
+    """
+
+    def __init__(
+        self,
+        *jobs_or_sequences: Any,
+        jobs_window: int | None = None,
+        timeout: float | None = None,
+        shutdown_timeout: float | None = 1,
+        watch: Any = None,
+        verbose: bool = False,
+        view: Any = None,
+        critical: bool = True,
+        forever: bool = False,
+        label: Any = None,
+        required: Any = None,
+        scheduler: PureScheduler | None = None,
+        retries: int = 0,
+        retry_delay: float = 0.0,
+        backoff: float = 2.0,
+    ) -> None:
+        AbstractJob.__init__(
+            self,
+            critical=critical,
+            forever=forever,
+            label=label,
+            required=required,
+            retries=retries,
+            retry_delay=retry_delay,
+            backoff=backoff,
+        )
+        PureScheduler.__init__(
+            self,
+            *jobs_or_sequences,
+            jobs_window=jobs_window,
+            timeout=timeout,
+            shutdown_timeout=shutdown_timeout,
+            watch=watch,
+            verbose=verbose,
+            view=view,
+        )
+        if scheduler is not None:
+            scheduler.add(self)
+
+    def label_text_or_repr(self) -> str:
+        return f"Scheduler {self.label_text()!r}"
+
+    def text_label(self) -> str | None:
+        return None
+
+    label_text = PureScheduler.label_text
+
+    async def co_run(self) -> bool:
+        await self._co_run_pure()
+        if self._outcome == "success":
+            return True
+        if not self.critical or self._outcome == "cancelled":
+            return False
+        if self._outcome == "timeout":
+            raise TimeoutError(
+                f"{self.label_text_or_repr()} did not finish within its timeout of "
+                f"{self.timeout:g}s"
+            )
+        failures = self.failures()
+        criticals = [job for job in self._failures if job.critical]
+        culprit = criticals[0] if criticals else failures[0]
+        exc = culprit.raised_exception()
+        assert exc is not None
+        note = _failure_note(self, culprit, failures)
+        if note not in getattr(exc, "__notes__", ()):
+            exc.add_note(note)
+        raise exc
+
+    def _is_rerunnable(self) -> bool:
+        return not any(True for _ in self._spent_jobs())
+
+    __hash__ = AbstractJob.__hash__
+    __repr__ = PureScheduler.__repr__
+
+    def cancel(self, reason: str = "cancelled by user") -> bool:
+        """Cancel this scheduler's run. Nested in a running scheduler, it is cancelled as a
+        job of that run (its jobs are cancelled, the outer run goes on)."""
+        owner = self.scheduler
+        if owner is not None and owner.is_running_now and not self.status.finished:
+            return owner._cancel_job(self, str(reason))
+        return PureScheduler.cancel(self, reason)
+
+
+def _failure_note(sched: PureScheduler, culprit: AbstractJob, failures: list[AbstractJob]) -> str:
+    others = [job for job in failures if job is not culprit]
+    note = f"nbjobs: critical job {culprit.label_text()!r} failed in {sched.label_text_or_repr()}"
+    if others:
+        listed = "; ".join(
+            f"{job.label_text()!r}: {type(job.raised_exception()).__name__}" for job in others[:10]
+        )
+        note += f"; {len(others)} other failure(s): {listed} (see scheduler.failures())"
+    return note
