@@ -276,9 +276,12 @@ def machine() -> dict[str, str]:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             versions[dist] = "source tree" if dist == "nbjobs" else "not installed"
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     return {
         "cpu": cpu,
         "cores": str(usable),
+        # Another busy process skews every number: the load average shows whether one ran.
+        "load": load,
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "os": f"{platform.system()} {platform.release()}",
         **versions,
@@ -327,7 +330,8 @@ def render(results: list[Result], runners: Sequence[str], header: dict[str, Any]
     lines = [
         f"Measured {header['date']} on {info['cores']} cores ({info['cpu']}), "
         f"{info['python']}, {info['os']}; nbjobs {info['nbjobs']}, "
-        f"asynciojobs {info['asynciojobs']}.",
+        f"asynciojobs {info['asynciojobs']}; load average at the end {info['load']}; "
+        f"{header.get('elapsed_s', '?')} s in all.",
         "",
         f"Job body: `await asyncio.sleep(0)`. Run time: wall time of the run alone, median of "
         f"{header['reps']} fresh processes ({header['reps_large']} at 100k jobs), in "
