@@ -1,0 +1,336 @@
+"""Run modes inside a Jupyter (IPython) kernel: live views, Interrupt, background runs.
+
+Three ways to run a scheduler in a cell, all on the kernel's own event loop:
+
+* ``await s.co_run()``: native.  The kernel's Interrupt cancels the cell's task; here it is
+  re-targeted so that the run is cancelled with the reason ``"interrupted"``.
+* ``s.run()``: blocking, through :func:`nbjobs._runner.run_in_running_loop`.
+* ``h = start(s)``: returns a :class:`RunHandle` at once; the run goes on while the kernel is
+  idle or runs other cells.  Interrupt while the kernel is idle cancels background runs
+  (ipykernel ignores SIGINT when idle, so a handler is installed for that case only).
+
+Every top-level run started in a cell shows a live view in that cell (see
+:mod:`nbjobs._display`), through the engine's ``RUN_HOOKS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import traceback
+from collections.abc import Callable, Generator
+from types import FrameType
+from typing import Any
+
+from ._display import LiveView, requested_view, wants_widget
+from ._runner import (
+    INTERRUPTED,
+    ensure_wakeup,
+    in_ipython_kernel,
+    interrupt_cancels,
+    is_guarded,
+    on_main_thread,
+)
+
+logger = logging.getLogger("nbjobs")
+
+#: seconds between checks that keep background runs interruptible (and the loop awake
+#: where no wake-up fd could be had)
+IDLE_CHECK_INTERVAL = 0.25
+
+_installed = False
+
+
+def install() -> None:
+    """Hook the live view and Interrupt handling into every run; idempotent.
+
+    Called when nbjobs is imported inside a running kernel, and by ``%load_ext nbjobs``.
+    """
+    global _installed
+    if _installed or not in_ipython_kernel():
+        return
+    from ._scheduler import RUN_HOOKS
+
+    if _run_hook not in RUN_HOOKS:
+        RUN_HOOKS.append(_run_hook)
+    # with no loop yet, each run claims the wake-up fd when it starts
+    with contextlib.suppress(RuntimeError):
+        ensure_wakeup(asyncio.get_running_loop())
+    _installed = True
+
+
+def uninstall() -> None:
+    """Undo :func:`install` (tests, and ``%unload_ext nbjobs``)."""
+    global _installed
+    from ._scheduler import RUN_HOOKS
+
+    while _run_hook in RUN_HOOKS:
+        RUN_HOOKS.remove(_run_hook)
+    _installed = False
+
+
+def _kernel_is_idle() -> bool:
+    """No request is being handled: ipykernel ignores SIGINT then (or we handle it)."""
+    current = signal.getsignal(signal.SIGINT)
+    return current in (signal.SIG_IGN, _on_idle_sigint)
+
+
+# --------------------------------------------------------------------------- run hook
+
+
+def _run_hook(scheduler: Any) -> Callable[[], None] | None:
+    """Called by the engine when a top-level run starts, on the loop's thread."""
+    if not on_main_thread() or not in_ipython_kernel():
+        return None
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    enders: list[Callable[[], None]] = []
+    if not ensure_wakeup(loop):
+        enders.append(_keep_awake(loop))
+    if task is not None and task in _handles:
+        # a background run: start() already shows its view and handles Interrupt
+        pass
+    elif task is not None and _kernel_is_idle():
+        # started from a loop callback, not from a cell (a task a cell created): treat
+        # it as a background run, so that Interrupt while idle can stop it
+        handle = RunHandle(scheduler, task)
+        _register(handle)
+    else:
+        if task is not None and not is_guarded(task):
+            guard = interrupt_cancels(task)
+            guard.__enter__()
+
+            def unguard() -> None:
+                guard.__exit__(None, None, None)
+
+            enders.append(unguard)
+        view = requested_view(scheduler)
+        if view is not False:
+            live = LiveView(scheduler, widget=wants_widget(view))
+            live.show()
+            live.follow()
+            enders.append(live.finish)
+
+    if not enders:
+        return None
+
+    def end() -> None:
+        for ender in reversed(enders):
+            try:
+                ender()
+            except Exception:
+                logger.exception("nbjobs: cleaning up after a run failed")
+
+    return end
+
+
+def _keep_awake(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+    """Wake the loop up periodically so that a signal is noticed within that period."""
+    handle: asyncio.TimerHandle | None = None
+
+    def tick() -> None:
+        nonlocal handle
+        handle = loop.call_later(IDLE_CHECK_INTERVAL, tick)
+
+    tick()
+
+    def stop() -> None:
+        if handle is not None:
+            handle.cancel()
+
+    return stop
+
+
+# --------------------------------------------------------------------------- background
+
+
+class RunHandle:
+    """A run going on in the background on the kernel's loop.
+
+    Awaitable (``await h`` gives what ``co_run()`` returns, or raises what it raised);
+    ``h.cancel()`` cancels the run; ``h.done()``; shows the live view when displayed.
+    Awaiting is shielded: a cell that stops waiting (a timeout around ``await h``, say)
+    does not cancel the run, but the kernel's Interrupt during ``await h`` does.
+    """
+
+    def __init__(self, scheduler: Any, task: asyncio.Task[Any]) -> None:
+        self.scheduler = scheduler
+        self.task = task
+        self.view: LiveView | None = None
+
+    def __repr__(self) -> str:
+        if not self.task.done():
+            state = "running"
+        elif self.task.cancelled():
+            state = "cancelled"
+        elif self.task.exception() is not None:
+            state = f"raised {type(self.task.exception()).__name__}"
+        else:
+            state = f"done -> {self.task.result()!r}"
+        return f"<RunHandle of {self.scheduler.label_text_or_repr()}: {state}>"
+
+    def done(self) -> bool:
+        return self.task.done()
+
+    def cancelled(self) -> bool:
+        return self.task.cancelled()
+
+    def cancel(self, reason: str = "cancelled by user") -> bool:
+        """Cancel the run: its jobs are cancelled with ``reason``.  False if already over."""
+        if self.task.done():
+            return False
+        return self.task.cancel(reason)
+
+    def result(self) -> Any:
+        """What ``co_run()`` returned; raises like ``asyncio.Future.result()``."""
+        return self.task.result()
+
+    def exception(self) -> BaseException | None:
+        return self.task.exception()
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._wait().__await__()
+
+    async def _wait(self) -> Any:
+        task = self.task
+        if task.done():
+            return task.result()
+        current = asyncio.current_task()
+        guard = None
+        if on_main_thread() and current is not None and not _kernel_is_idle():
+            guard = interrupt_cancels(task)
+            guard.__enter__()
+        try:
+            await asyncio.wait([task])
+        finally:
+            if guard is not None:
+                guard.__exit__(None, None, None)
+        return task.result()
+
+    def _on_done(self, task: asyncio.Task[Any]) -> None:
+        _unregister(self)
+        if task.cancelled():
+            return
+        exc = task.exception()  # retrieved: never "exception was never retrieved"
+        if exc is None:
+            return
+        text = "".join(traceback.format_exception(exc)).rstrip()
+        banner = f"the background run raised {type(exc).__name__}: {exc}"
+        logger.error("nbjobs: %s\n%s", banner, text)
+        if self.view is not None:
+            self.view.report(f"{banner}\n(await the handle to get the exception)\n{text}")
+        else:
+            # no view to show it in: say it in the cell that started the run
+            from ._display import _ipython_display_module
+
+            _ipython_display_module().display({"text/plain": f"nbjobs: {banner}\n{text}"}, raw=True)
+
+
+_handles: dict[asyncio.Task[Any], RunHandle] = {}
+
+
+def start(scheduler: Any, *, view: Any = None) -> RunHandle:
+    """Start a run of ``scheduler`` in the background on the running loop; return at once.
+
+    In a kernel, the live view is shown in the calling cell and keeps updating while other
+    cells run; Interrupt while the kernel is idle cancels the run with the reason
+    "interrupted".  ``view`` as in ``run()``.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        raise RuntimeError(
+            f"start() runs {scheduler.label_text_or_repr()} in the background on the "
+            "running event loop, and no loop is running here; use run() in a script, "
+            "or 'await s.co_run()' in async code"
+        ) from None
+    if scheduler.is_running_now:
+        from ._exceptions import AlreadyRunningError
+
+        raise AlreadyRunningError(
+            f"{scheduler.label_text_or_repr()} is already running; wait for it (or cancel "
+            "it) before starting it again"
+        )
+    task = loop.create_task(scheduler.co_run(), name=f"nbjobs: {scheduler.label_text()}")
+    handle = RunHandle(scheduler, task)
+    _register(handle)
+    chosen = view if view is not None else requested_view(scheduler)
+    if chosen is not False and in_ipython_kernel():
+        handle.view = LiveView(scheduler, widget=wants_widget(chosen))
+        handle.view.show()
+        handle.view.follow()
+    return handle
+
+
+def _register(handle: RunHandle) -> None:
+    # a strong reference: the loop keeps only weak ones to tasks
+    _handles[handle.task] = handle
+    handle.task.add_done_callback(handle._on_done)
+    _idle_guard.start()
+
+
+def _unregister(handle: RunHandle) -> None:
+    _handles.pop(handle.task, None)
+    if not _handles:
+        _idle_guard.stop()
+
+
+def running_handles() -> list[RunHandle]:
+    """The background runs going on, oldest first."""
+    return list(_handles.values())
+
+
+def _on_idle_sigint(signum: int, frame: FrameType | None) -> None:
+    # runs between two bytecodes of the main thread: only schedule the work
+    loop = _idle_guard.loop
+    if loop is not None and not loop.is_closed():
+        loop.call_soon_threadsafe(_interrupt_background)
+
+
+def _interrupt_background() -> None:
+    for handle in list(_handles.values()):
+        logger.info("nbjobs: Interrupt while idle: cancelling %r", handle)
+        handle.cancel(INTERRUPTED)
+
+
+class _IdleGuard:
+    """Keeps our SIGINT handler in place while background runs exist and no cell runs.
+
+    ipykernel sets SIGINT to "ignore" at start-up, swaps in its own handler around each
+    request and restores the previous one after; a handler set from a loop callback while
+    idle survives that.  A handler cannot be set from inside a cell (it would be swapped
+    out at the cell's end), hence the periodic check, which also keeps the loop awake.
+    """
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        if self._timer is not None or not on_main_thread():
+            return
+        try:
+            self.loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        ensure_wakeup(self.loop)
+        self._timer = self.loop.call_soon(self._check)  # type: ignore[assignment]
+
+    def _check(self) -> None:
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, _on_idle_sigint)
+        assert self.loop is not None
+        self._timer = self.loop.call_later(IDLE_CHECK_INTERVAL, self._check)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if signal.getsignal(signal.SIGINT) is _on_idle_sigint:
+            # back to what ipykernel had: ignore SIGINT while idle
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+_idle_guard = _IdleGuard()

@@ -1,0 +1,269 @@
+"""A compact status table of a scheduler's jobs, as plain text and as HTML.
+
+This is the live view where widgets are not wanted or not available, and the static
+fallback saved in notebooks (GitHub and nbviewer render ``text/html``, and ``text/plain``
+stays readable everywhere).  One row per job: label, state, elapsed time, and a note (why it
+failed, was cancelled or skipped, else the last line it printed).  Below the table, each
+job's captured output and traceback are shown with that job, so concurrent jobs never
+interleave.
+
+Reads only public state (``statistics()``, ``jobs``, the job's attributes); every text a job
+provides goes through :func:`html.escape` in the HTML form.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ._job import AbstractJob, Status
+
+#: past this many rows, the table keeps the most telling ones (running, failed, ...)
+MAX_ROWS = 40
+#: longest note kept in a row; the full text is in the per-job sections below the table
+NOTE_WIDTH = 72
+#: at most this many characters of one job's output in the per-job sections
+OUTPUT_TAIL = 4_000
+
+_COLOURS = {
+    Status.IDLE: "#9e9e9e",
+    Status.WAITING: "#8e24aa",
+    Status.RUNNING: "#1e88e5",
+    Status.SUCCEEDED: "#43a047",
+    Status.FAILED: "#e53935",
+    Status.CANCELLED: "#fb8c00",
+    Status.SKIPPED: "#757575",
+}
+
+# rows to keep first when a big scheduler does not fit: what needs attention
+_PRIORITY = {
+    Status.RUNNING: 0,
+    Status.FAILED: 1,
+    Status.CANCELLED: 2,
+    Status.WAITING: 3,
+    Status.SKIPPED: 4,
+    Status.SUCCEEDED: 5,
+    Status.IDLE: 6,
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    job: AbstractJob
+    depth: int
+    label: str
+    state: str
+    elapsed: str
+    note: str
+
+
+def _now() -> float:
+    # the engine stamps jobs with loop.time(), which is time.monotonic() for asyncio's
+    # loops; fall back to it when rendering outside the loop
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return time.monotonic()
+
+
+def _is_scheduler(job: Any) -> bool:
+    return hasattr(job, "iterate_jobs") and hasattr(job, "statistics")
+
+
+def _walk(jobs: Any, depth: int) -> Iterator[tuple[AbstractJob, int]]:
+    for job in jobs:
+        yield job, depth
+        if _is_scheduler(job):
+            yield from _walk(job.jobs, depth + 1)
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.2f}s" if seconds < 10 else f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def _elapsed(job: AbstractJob, now: float) -> str:
+    status = job.status
+    if job.start_time is not None:
+        end = job.end_time if job.end_time is not None else now
+        return format_seconds(max(0.0, end - job.start_time))
+    if status is Status.WAITING and job.ready_time is not None:
+        return format_seconds(max(0.0, now - job.ready_time))
+    return ""
+
+
+def _one_line(text: str, width: int = NOTE_WIDTH) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def job_note(job: AbstractJob) -> str:
+    """Why the job ended as it did, else the last line it printed."""
+    status = job.status
+    last = job.output.last_line()
+    if status is Status.FAILED:
+        exc = job.raised_exception()
+        note = f"{type(exc).__name__}: {exc}" if exc is not None else "failed"
+    elif status is Status.CANCELLED:
+        note = f"cancelled: {job.cancel_reason or 'no reason given'}"
+    elif status is Status.SKIPPED:
+        note = f"skipped: {job.skip_reason or 'no reason given'}"
+    elif _is_scheduler(job):
+        stats = job.statistics()  # type: ignore[attr-defined]
+        note = f"{stats.done}/{stats.total} done"
+    else:
+        note = ""
+    if last:
+        note = f"{note} · {last}" if note else last
+    return _one_line(note)
+
+
+def rows(scheduler: Any, max_rows: int = MAX_ROWS) -> tuple[list[Row], int]:
+    """The rows to show, in the scheduler's order, and how many were left out."""
+    now = _now()
+    walked = list(_walk(scheduler.jobs, 0))
+    hidden = 0
+    if len(walked) > max_rows:
+        # keep the rows that need attention, then show them in their own order
+        ranked = sorted(range(len(walked)), key=lambda i: (_PRIORITY[walked[i][0].status], i))
+        keep = sorted(ranked[:max_rows])
+        hidden = len(walked) - len(keep)
+        walked = [walked[i] for i in keep]
+    out = []
+    for job, depth in walked:
+        out.append(
+            Row(
+                job=job,
+                depth=depth,
+                label=_one_line(job.label_text(), 40),
+                state=job.status.value,
+                elapsed=_elapsed(job, now),
+                note=job_note(job),
+            )
+        )
+    return out, hidden
+
+
+def summary_line(scheduler: Any) -> str:
+    """``Scheduler 'x' · running · 2 running, 3 succeeded (5 jobs) · 1.2s``"""
+    stats = scheduler.statistics()
+    label = scheduler.label_text_or_repr()
+    if scheduler.is_running_now:
+        state = "running"
+    elif stats.finished:
+        state = stats.why
+    else:
+        state = "not run"
+    counts = ", ".join(f"{n} {status.value}" for status, n in stats.counts.items() if n)
+    parts = [label, state, f"{counts or 'no jobs'} ({stats.total} jobs)"]
+    if stats.elapsed is not None:
+        parts.append(format_seconds(stats.elapsed))
+    return " · ".join(parts)
+
+
+def _sections(scheduler: Any, full: bool) -> Iterator[tuple[AbstractJob, str, str]]:
+    """(job, output, traceback) for each job that has something to show.
+
+    While running (``full`` False) only tracebacks are listed, since output keeps coming
+    and the row already shows its last line.
+    """
+    for job, _ in _walk(scheduler.jobs, 0):
+        if _is_scheduler(job):
+            continue
+        tb = job.traceback_text or ""
+        out = job.output.text() if full else ""
+        if len(out) > OUTPUT_TAIL:
+            out = f"[… {len(out) - OUTPUT_TAIL} characters before]\n" + out[-OUTPUT_TAIL:]
+        elif job.output.dropped and out:
+            out = f"[… {job.output.dropped} characters dropped]\n" + out
+        if out or tb:
+            yield job, out, tb
+
+
+def table_text(scheduler: Any, *, full: bool | None = None, max_rows: int = MAX_ROWS) -> str:
+    """The table as plain text; ``full`` (default: once the run ended) adds every job's
+    output under the table."""
+    if full is None:
+        full = not scheduler.is_running_now
+    shown, hidden = rows(scheduler, max_rows)
+    lines = [summary_line(scheduler)]
+    if shown:
+        width = max(len("job"), *(len(r.label) + 2 * r.depth for r in shown))
+        lines.append(f"  {'job':<{width}}  {'state':<9}  {'elapsed':>8}  note")
+        for r in shown:
+            label = "  " * r.depth + r.label
+            lines.append(f"  {label:<{width}}  {r.state:<9}  {r.elapsed:>8}  {r.note}".rstrip())
+    if hidden:
+        lines.append(f"  … {hidden} more job(s) not shown")
+    for job, out, tb in _sections(scheduler, full):
+        lines.append(f"── {job.label_text()} ({job.status.value}) ──")
+        if out:
+            lines.append(out.rstrip("\n"))
+        if tb:
+            lines.append(tb.rstrip("\n"))
+    return "\n".join(lines)
+
+
+_STYLE = (
+    "<style>"
+    ".nbjobs-table table{border-collapse:collapse;font-size:12px}"
+    ".nbjobs-table td,.nbjobs-table th{padding:1px 8px;text-align:left;"
+    "font-family:var(--jp-code-font-family,monospace)}"
+    ".nbjobs-table pre{margin:2px 0 6px 0;max-height:24em;overflow:auto;font-size:11px}"
+    "</style>"
+)
+
+
+def table_html(scheduler: Any, *, full: bool | None = None, max_rows: int = MAX_ROWS) -> str:
+    """The table as HTML; all job-provided text is escaped."""
+    if full is None:
+        full = not scheduler.is_running_now
+    esc = html.escape
+    shown, hidden = rows(scheduler, max_rows)
+    parts = [
+        _STYLE,
+        '<div class="nbjobs-table">',
+        f"<div><b>{esc(summary_line(scheduler))}</b></div>",
+    ]
+    if shown:
+        parts.append(
+            "<table><thead><tr><th>job</th><th>state</th><th>elapsed</th><th>note</th></tr>"
+            "</thead><tbody>"
+        )
+        for r in shown:
+            colour = _COLOURS[r.job.status]
+            indent = "&nbsp;&nbsp;" * r.depth
+            parts.append(
+                f'<tr data-job-id="{r.job.id}" data-state="{esc(r.state)}">'
+                f"<td>{indent}{esc(r.label)}</td>"
+                f'<td style="color:{colour}">{esc(r.state)}</td>'
+                f'<td style="text-align:right">{esc(r.elapsed)}</td>'
+                f"<td>{esc(r.note)}</td></tr>"
+            )
+        parts.append("</tbody></table>")
+    if hidden:
+        parts.append(f"<div>… {hidden} more job(s) not shown</div>")
+    for job, out, tb in _sections(scheduler, full):
+        opened = " open" if tb else ""
+        parts.append(
+            f'<details{opened} data-job-id="{job.id}"><summary>{esc(job.label_text())} '
+            f"({esc(job.status.value)})</summary>"
+        )
+        if out:
+            parts.append(f"<pre>{esc(out)}</pre>")
+        if tb:
+            parts.append(f'<pre style="color:{_COLOURS[Status.FAILED]}">{esc(tb)}</pre>')
+        parts.append("</details>")
+    parts.append("</div>")
+    return "".join(parts)
