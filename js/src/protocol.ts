@@ -1,0 +1,133 @@
+// The messages and traits shared with nbjobs/_widget.py. Keep both sides in step.
+
+export const STATES = [
+  "idle",
+  "waiting",
+  "running",
+  "succeeded",
+  "failed",
+  "cancelled",
+  "skipped",
+] as const;
+export type State = (typeof STATES)[number];
+
+export const DONE_STATES: ReadonlySet<string> = new Set([
+  "succeeded",
+  "failed",
+  "cancelled",
+  "skipped",
+]);
+
+/** One job of the graph, as the `graph` trait describes it. */
+export interface GraphJob {
+  id: number;
+  label: string;
+  critical: boolean;
+  forever: boolean;
+  /** id of the nested scheduler holding this job, null at top level */
+  parent: number | null;
+  requires: number[];
+  /** a nested scheduler is itself a job; its jobs have it as parent */
+  scheduler: boolean;
+}
+
+export type GraphMode = "full" | "collapsed" | "list";
+
+/** The `graph` trait: the structure, re-sent only when it changes. */
+export interface GraphSpec {
+  label: string;
+  jobs: GraphJob[];
+  /** DOT text to lay out; empty when the graph is too big to draw */
+  dot: string;
+  mode: GraphMode;
+  /** number of leaf jobs (nested schedulers not counted) */
+  leaves: number;
+}
+
+/** [id, state, ready_time, start_time, end_time]; times on the kernel loop's clock. */
+export type JobRow = [number, State, number | null, number | null, number | null];
+
+export interface RunStats {
+  counts: Partial<Record<State, number>>;
+  total: number;
+  running: number;
+  waiting: number;
+  elapsed: number | null;
+  started: boolean;
+  finished: boolean;
+  outcome: string | null;
+}
+
+/** The `snapshot` trait and the `snapshot` message: every job's state at time `now`. */
+export interface Snapshot {
+  seq: number;
+  now: number;
+  jobs: JobRow[];
+  stats: RunStats;
+}
+
+/** [job id, stream, text] */
+export type OutputRow = [number, string, string];
+
+export interface DeltaMsg {
+  type: "delta";
+  seq: number;
+  now: number;
+  jobs: JobRow[];
+  stats: RunStats;
+  output: OutputRow[];
+}
+
+export interface SnapshotMsg extends Snapshot {
+  type: "snapshot";
+}
+
+export interface JobDetail {
+  id: number;
+  label: string;
+  state: State;
+  critical: boolean;
+  forever: boolean;
+  scheduler: boolean;
+  ready: number | null;
+  start: number | null;
+  end: number | null;
+  duration: number | null;
+  attempts: number | null;
+  requires: [number, string][];
+  result: string | null;
+  exception: string | null;
+  traceback: string | null;
+  cancel_reason: string | null;
+  skip_reason: string | null;
+  output: [string, string][];
+  /** true when older output was dropped to bound the message */
+  output_truncated: boolean;
+}
+
+export interface DetailMsg {
+  type: "detail";
+  id: number;
+  job: number;
+  detail: JobDetail;
+}
+
+export interface AckMsg {
+  type: "ack";
+  id: number;
+}
+
+export interface ErrorMsg {
+  type: "error";
+  id: number | null;
+  message: string;
+}
+
+export type KernelMsg = DeltaMsg | SnapshotMsg | DetailMsg | AckMsg | ErrorMsg;
+
+export type ViewMsg =
+  | { type: "hello" }
+  | { type: "cancel"; id: number }
+  | { type: "cancel_job"; id: number; job: number }
+  | { type: "detail"; id: number; job: number }
+  | { type: "unwatch"; job: number };

@@ -1,0 +1,543 @@
+"""The live DAG widget: an anywidget view of a scheduler, updated as its jobs run.
+
+The kernel side sends structure and state; the browser side (``js/``, bundled into
+``static/widget.js``) lays the graph out with Graphviz compiled to WebAssembly and draws it.
+
+Protocol (the TypeScript side is ``js/src/protocol.ts``):
+
+- trait ``graph``: the structure (jobs, requirements, nesting) and the DOT text to lay out;
+  set again only when the structure changes, so only then does the page lay out again;
+- trait ``snapshot``: every job's state; set at creation, on a structure change and at the
+  end of a run, so that a saved notebook holds the final picture;
+- custom message ``delta``: the jobs whose state changed since the previous delta, the run's
+  counts, and the output of the jobs a view watches; coalesced, at most one per
+  ``UPDATE_INTERVAL`` (ipywidgets sends one message per trait assignment, so per-event
+  updates would flood the front-end);
+- from the page: ``hello`` (answered by a ``snapshot`` message: a view may open after some
+  deltas went out), ``cancel``, ``cancel_job``, ``detail`` (answered by ``detail``, which
+  also starts streaming that job's output in deltas) and ``unwatch``. Requests carry an
+  ``id``; failures come back in-band as ``error`` with that id.
+
+Job-provided text travels as JSON strings and the page renders it with ``textContent``; the
+DOT text only sizes the boxes (its labels are escaped for DOT and never shown as markup).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import reprlib
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from ._events import Coalescer, Event, EventKind
+from ._job import AbstractJob, Status
+from ._scheduler import PureScheduler
+
+logger = logging.getLogger("nbjobs")
+
+#: past this many leaf jobs, nested schedulers are drawn collapsed
+BIG_GRAPH = 1000
+#: past this many nodes even when collapsed, the page shows the list view only
+MAX_DRAWN = 1000
+#: seconds between two deltas (at most 20 messages a second)
+UPDATE_INTERVAL = 0.05
+#: characters of a label kept in the DOT text (the page draws the same cut label)
+LABEL_MAX = 40
+#: characters of a result's repr sent to the page
+RESULT_MAX = 2_000
+#: characters of captured output sent with a detail answer (the most recent ones)
+DETAIL_OUTPUT_MAX = 64_000
+#: characters of streamed output sent in one delta; more is dropped from the middle
+DELTA_OUTPUT_MAX = 64_000
+
+_BUNDLE = Path(__file__).parent / "static" / "widget.js"
+
+_DELTA = "delta"
+_STRUCTURE = "structure"
+_RUN = "run"
+
+Row = list[Any]  # [id, state, ready, start, end]
+
+
+def _is_scheduler(job: object) -> bool:
+    return isinstance(job, PureScheduler)
+
+
+def _now() -> float:
+    # jobs are stamped with loop.time(); asyncio's loops use time.monotonic()
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return time.monotonic()
+
+
+def _dot_string(text: str) -> str:
+    """A double-quoted DOT string holding ``text`` literally, on one line."""
+    # In a DOT label a backslash starts an escape (\\N is the node's name, \\n a line
+    # break): double every backslash so it shows as itself.
+    text = text.replace("\\", "\\\\").replace('"', '\\"')
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    return f'"{text}"'
+
+
+def cut_label(text: str, limit: int = LABEL_MAX) -> str:
+    """The label as drawn: one line, at most ``limit`` characters (the page cuts alike)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+_repr = reprlib.Repr()
+_repr.maxstring = 400
+_repr.maxother = 400
+_repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxdict = 20
+_repr.maxlevel = 3
+
+
+def bounded_repr(value: Any, limit: int = RESULT_MAX) -> str:
+    """A repr that stays small whatever the value, and never raises."""
+    try:
+        text = _repr.repr(value)
+    except Exception as exc:
+        text = f"<repr failed: {type(exc).__name__}: {exc}>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _walk(sched: PureScheduler, parent: int | None) -> Iterator[tuple[AbstractJob, int | None]]:
+    for job in sched.jobs:
+        yield job, parent
+        if _is_scheduler(job):
+            yield from _walk(job, job.id)  # type: ignore[arg-type]
+
+
+def _anchor(sched: PureScheduler, entry: bool) -> AbstractJob | None:
+    """A leaf job inside ``sched`` where a cluster's edges attach (None: empty)."""
+    candidates = list(sched.entry_jobs() if entry else sched.exit_jobs(discard_forever=False))
+    if not candidates:
+        return None
+    chosen = candidates[(len(candidates) - 1) // 2]
+    if _is_scheduler(chosen):
+        return _anchor(chosen, entry)  # type: ignore[arg-type]
+    return chosen
+
+
+class _DotWriter:
+    """DOT text for the page's layout: leaf jobs are nodes ``j<id>``, nested schedulers
+    clusters ``cluster_j<id>`` (or single nodes ``j<id>`` when collapsed)."""
+
+    def __init__(self, collapse: bool) -> None:
+        self.collapse = collapse
+        self.lines = [
+            "digraph nbjobs {",
+            "compound=true; rankdir=TB; nodesep=0.25; ranksep=0.4;",
+            'node [shape=box, fontname="Helvetica", fontsize=12, height=0.4, margin="0.12,0.04"];',
+            "edge [arrowsize=0.7];",
+        ]
+        self.edges = 0
+
+    def node(self, job: AbstractJob, label: str) -> None:
+        self.lines.append(f"j{job.id} [label={_dot_string(cut_label(label))}];")
+
+    def fill(self, sched: PureScheduler) -> None:
+        for job in sched.jobs:
+            if _is_scheduler(job) and not self.collapse:
+                nested: PureScheduler = job  # type: ignore[assignment]
+                self.lines.append(f"subgraph cluster_j{job.id} {{")
+                self.lines.append(f"label={_dot_string(cut_label(job.label_text()))};")
+                if len(nested.jobs) == 0:
+                    self.node(job, "(empty)")
+                self.fill(nested)
+                self.lines.append("}")
+            elif _is_scheduler(job):
+                # a collapsed scheduler: a second line shows its counts in the page
+                self.lines.append(
+                    f"j{job.id} [label={_dot_string(cut_label(job.label_text()))}, height=0.55];"
+                )
+            else:
+                self.node(job, job.label_text())
+        for job in sched.jobs:
+            for req in job.required:
+                if req not in sched.jobs:
+                    continue
+                self.edge(req, job)
+
+    def edge(self, req: AbstractJob, job: AbstractJob) -> None:
+        src: AbstractJob = req
+        dst: AbstractJob = job
+        attrs = []
+        if _is_scheduler(req) and not self.collapse:
+            src = _anchor(req, entry=False) or req  # type: ignore[arg-type]
+            attrs.append(f"ltail=cluster_j{req.id}")
+        if _is_scheduler(job) and not self.collapse:
+            dst = _anchor(job, entry=True) or job  # type: ignore[arg-type]
+            attrs.append(f"lhead=cluster_j{job.id}")
+        if src is dst:
+            return  # two empty clusters: no edge Graphviz could draw
+        suffix = f" [{', '.join(attrs)}]" if attrs else ""
+        self.lines.append(f"j{src.id} -> j{dst.id}{suffix};")
+        self.edges += 1
+
+    def text(self) -> str:
+        return "\n".join([*self.lines, "}"])
+
+
+def graph_spec(scheduler: PureScheduler) -> dict[str, Any]:
+    """The ``graph`` trait for ``scheduler``: jobs, nesting, and the DOT text to lay out."""
+    jobs: list[dict[str, Any]] = []
+    leaves = 0
+    for job, parent in _walk(scheduler, None):
+        is_sched = _is_scheduler(job)
+        leaves += 0 if is_sched else 1
+        jobs.append(
+            {
+                "id": job.id,
+                "label": job.label_text(),
+                "critical": bool(job.critical),
+                "forever": bool(job.forever),
+                "parent": parent,
+                "requires": [req.id for req in job.required],
+                "scheduler": is_sched,
+            }
+        )
+    if leaves <= BIG_GRAPH:
+        mode = "full"
+    else:
+        top = len(scheduler.jobs)
+        mode = "collapsed" if top <= MAX_DRAWN else "list"
+    dot = ""
+    if mode != "list":
+        writer = _DotWriter(collapse=mode == "collapsed")
+        writer.fill(scheduler)
+        dot = writer.text()
+    return {
+        "label": scheduler.label_text(),
+        "jobs": jobs,
+        "dot": dot,
+        "mode": mode,
+        "leaves": leaves,
+    }
+
+
+def job_row(job: AbstractJob) -> Row:
+    return [job.id, job.status.value, job.ready_time, job.start_time, job.end_time]
+
+
+def stats_dict(scheduler: PureScheduler) -> dict[str, Any]:
+    stats = scheduler.statistics(recursive=True)
+    return {
+        "counts": {status.value: n for status, n in stats.counts.items()},
+        "total": stats.total,
+        "running": stats.running,
+        "waiting": stats.waiting,
+        "elapsed": stats.elapsed,
+        "started": stats.started,
+        "finished": stats.finished,
+        "outcome": stats.outcome,
+    }
+
+
+def _traceback_text(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc))
+
+
+def job_detail(job: AbstractJob) -> dict[str, Any]:
+    """Everything the page's panel shows about one job (the answer to ``detail``)."""
+    status = job.status
+    result = None
+    if status is Status.SUCCEEDED:
+        result = bounded_repr(job.result())
+    exc = job.raised_exception()
+    chunks: list[list[str]] = []
+    size = 0
+    for stream, text in reversed(job.output.chunks):
+        if size + len(text) > DETAIL_OUTPUT_MAX:
+            keep = DETAIL_OUTPUT_MAX - size
+            if keep > 0:
+                chunks.append([stream, text[-keep:]])
+            size = DETAIL_OUTPUT_MAX + 1
+            break
+        chunks.append([stream, text])
+        size += len(text)
+    chunks.reverse()
+    dropped = size > DETAIL_OUTPUT_MAX or bool(getattr(job.output, "dropped", 0))
+    return {
+        "id": job.id,
+        "label": job.label_text(),
+        "state": status.value,
+        "critical": bool(job.critical),
+        "forever": bool(job.forever),
+        "scheduler": _is_scheduler(job),
+        "ready": job.ready_time,
+        "start": job.start_time,
+        "end": job.end_time,
+        "duration": job.duration,
+        "attempts": getattr(job, "attempts", None),
+        "requires": [[req.id, req.label_text()] for req in job.required],
+        "result": result,
+        "exception": None if exc is None else f"{type(exc).__qualname__}: {exc}",
+        "traceback": None if exc is None else _traceback_text(exc),
+        "cancel_reason": job.cancel_reason,
+        "skip_reason": job.skip_reason,
+        "output": chunks,
+        "output_truncated": dropped,
+    }
+
+
+class _OutputBuffer:
+    """Output of watched jobs waiting for the next delta, bounded in size."""
+
+    def __init__(self, limit: int = DELTA_OUTPUT_MAX) -> None:
+        self.limit = limit
+        self.rows: list[list[Any]] = []
+        self.size = 0
+        self.dropped = 0
+
+    def add(self, job_id: int, stream: str, text: str) -> None:
+        if self.size + len(text) > self.limit:
+            # keep the start of the burst and say how much of the rest is gone: a job
+            # printing in a tight loop must not make messages of megabytes
+            self.dropped += len(text)
+            return
+        if self.rows and self.rows[-1][0] == job_id and self.rows[-1][1] == stream:
+            self.rows[-1][2] += text
+        else:
+            self.rows.append([job_id, stream, text])
+        self.size += len(text)
+
+    def take(self) -> list[list[Any]]:
+        rows = self.rows
+        if self.dropped and rows:
+            rows.append([rows[-1][0], "log", f"[{self.dropped} characters of output dropped]\n"])
+        self.rows = []
+        self.size = 0
+        self.dropped = 0
+        return rows
+
+
+class DagWidget(anywidget.AnyWidget):
+    """A live drawing of ``scheduler``'s jobs; display it in a notebook.
+
+    It follows the scheduler (and its nested schedulers) until ``close()``: each job is a
+    node coloured by its state, a click shows its details and output, and the Cancel
+    buttons cancel the run or one job.
+    """
+
+    _esm = _BUNDLE
+    graph = traitlets.Dict().tag(sync=True)
+    snapshot = traitlets.Dict().tag(sync=True)
+
+    def __init__(self, scheduler: PureScheduler, **kwargs: Any) -> None:
+        if not isinstance(scheduler, PureScheduler):
+            raise TypeError(
+                f"DagWidget() takes a scheduler (PureScheduler, Scheduler), got {scheduler!r}"
+            )
+        if not _BUNDLE.is_file():
+            raise FileNotFoundError(
+                f"the nbjobs widget bundle {_BUNDLE} is missing: reinstall nbjobs from a "
+                "wheel, or build it from a source tree with 'npm --prefix js ci && "
+                "npm --prefix js run build'"
+            )
+        self._scheduler = scheduler
+        self._seq = 0
+        self._index: dict[int, AbstractJob] = {}
+        self._dirty: dict[int, AbstractJob] = {}
+        self._watched: dict[int, int] = {}
+        self._output = _OutputBuffer()
+        self._coalescer: Coalescer[str] = Coalescer(self._flush, UPDATE_INTERVAL)
+        self.messages_sent = 0
+        graph, index = self._structure()
+        self._index = index
+        super().__init__(graph=graph, snapshot=self._snapshot(), **kwargs)
+        self.on_msg(self._on_msg)
+        self._unsubscribe: Callable[[], None] | None = scheduler.subscribe(self._on_event)
+
+    @property
+    def scheduler(self) -> PureScheduler:
+        return self._scheduler
+
+    def __repr__(self) -> str:
+        stats = self._scheduler.statistics()
+        done = stats.done
+        state = "finished" if stats.finished else "running" if stats.started else "not started"
+        return (
+            f"<DagWidget of {self._scheduler.label_text()!r}: {done}/{stats.total} jobs done, "
+            f"{state}>"
+        )
+
+    # ---- state sent to the page ---------------------------------------------------------
+    def _structure(self) -> tuple[dict[str, Any], dict[int, AbstractJob]]:
+        index = {job.id: job for job, _ in _walk(self._scheduler, None)}
+        return graph_spec(self._scheduler), index
+
+    def _rows(self, jobs: Iterator[AbstractJob] | list[AbstractJob]) -> list[Row]:
+        return [job_row(job) for job in jobs]
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {
+            "seq": self._seq,
+            "now": _now(),
+            "jobs": self._rows(list(self._index.values())),
+            "stats": stats_dict(self._scheduler),
+        }
+
+    def refresh(self) -> None:
+        """Send the whole current state again, traits included.
+
+        A notebook saves the traits' last values: call this at the end of a run driven
+        from a background task, whose trait updates a notebook runner may not record.
+        """
+        self._coalescer.flush_now()
+        self.snapshot = self._snapshot()
+
+    # ---- events from the scheduler ------------------------------------------------------
+    def _on_event(self, event: Event) -> None:
+        kind = event.kind
+        if kind is EventKind.STATUS:
+            job = event.job
+            if job is not None:
+                self._dirty[job.id] = job
+                self._coalescer.mark(_DELTA)
+        elif kind is EventKind.OUTPUT:
+            job = event.job
+            if job is not None and job.id in self._watched and event.text:
+                self._output.add(job.id, event.stream or "stdout", event.text)
+                self._coalescer.mark(_DELTA)
+        elif kind is EventKind.STRUCTURE:
+            self._coalescer.mark(_STRUCTURE)
+        elif kind is EventKind.RUN_FINISHED and event.scheduler is self._scheduler:
+            # the final state goes out at once, and into the traits a notebook saves
+            self._coalescer.mark(_RUN)
+            self._coalescer.flush_now()
+        else:
+            self._coalescer.mark(_DELTA)
+
+    def _flush(self, keys: list[str]) -> None:
+        if self.comm is None:
+            return  # closed
+        if _STRUCTURE in keys:
+            graph, index = self._structure()
+            self._index = index
+            self._dirty.clear()  # the snapshot below holds every state
+            self._seq += 1
+            with self.hold_sync():  # one message for both traits
+                self.graph = graph
+                self.snapshot = self._snapshot()
+            if self._output.rows:
+                self._send_delta()
+            return
+        self._send_delta()
+        if _RUN in keys:
+            self.snapshot = self._snapshot()
+
+    def _send_delta(self) -> None:
+        dirty, self._dirty = self._dirty, {}
+        self._seq += 1
+        self._post(
+            {
+                "type": "delta",
+                "seq": self._seq,
+                "now": _now(),
+                "jobs": self._rows(list(dirty.values())),
+                "stats": stats_dict(self._scheduler),
+                "output": self._output.take(),
+            }
+        )
+
+    def _post(self, content: dict[str, Any]) -> None:
+        self.send(content)
+        self.messages_sent += 1
+
+    # ---- requests from the page ---------------------------------------------------------
+    def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict):
+            return
+        kind = content.get("type")
+        request = content.get("id")
+        try:
+            if kind == "hello":
+                self._post({"type": "snapshot", **self._snapshot()})
+            elif kind == "cancel":
+                self._cancel_run(request)
+            elif kind == "cancel_job":
+                self._cancel_job(request, self._job(content.get("job")))
+            elif kind == "detail":
+                self._detail(request, self._job(content.get("job")))
+            elif kind == "unwatch":
+                self._unwatch(content.get("job"))
+            else:
+                raise ValueError(f"unknown request {kind!r}")
+        except Exception as exc:
+            logger.debug("nbjobs widget: request %r failed", content, exc_info=True)
+            self._post({"type": "error", "id": request, "message": str(exc)})
+
+    def _job(self, job_id: Any) -> AbstractJob:
+        job = self._index.get(job_id) if isinstance(job_id, int) else None
+        if job is None:
+            raise LookupError(f"no job with id {job_id!r} in {self._scheduler.label_text()!r}")
+        return job
+
+    def _cancel_run(self, request: Any) -> None:
+        if not self._scheduler.cancel("cancelled from the widget"):
+            raise RuntimeError(
+                f"{self._scheduler.label_text()!r} is not running: nothing to cancel"
+            )
+        self._post({"type": "ack", "id": request})
+
+    def _cancel_job(self, request: Any, job: AbstractJob) -> None:
+        if not job.cancel("cancelled from the widget"):
+            raise RuntimeError(
+                f"cannot cancel {job.label_text()!r}: it is {job.status.value} and its "
+                "scheduler's run is not going on, or it has finished"
+            )
+        self._post({"type": "ack", "id": request})
+
+    def _detail(self, request: Any, job: AbstractJob) -> None:
+        # What was buffered goes out first: the answer holds all output up to now, and
+        # the page ignores streamed output for this job until the answer arrives.
+        self._coalescer.flush_now()
+        self._watched[job.id] = self._watched.get(job.id, 0) + 1
+        self._post({"type": "detail", "id": request, "job": job.id, "detail": job_detail(job)})
+
+    def _unwatch(self, job_id: Any) -> None:
+        count = self._watched.get(job_id, 0) if isinstance(job_id, int) else 0
+        if count > 1:
+            self._watched[job_id] = count - 1
+        elif count == 1:
+            del self._watched[job_id]
+
+    # ---- the rest -----------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop following the scheduler and close the widget's views."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._coalescer.close()
+        super().close()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle
+        # what a viewer without the widget's JavaScript shows (GitHub, nbviewer, nbconvert)
+        data["text/plain"] = fallback_text(self._scheduler)
+        data["text/html"] = fallback_html(self._scheduler)
+        return data, metadata
+
+
+def fallback_text(scheduler: PureScheduler) -> str:
+    from ._table import table_text
+
+    return table_text(scheduler)
+
+
+def fallback_html(scheduler: PureScheduler) -> str:
+    from ._table import table_html
+
+    return table_html(scheduler)
