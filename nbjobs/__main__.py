@@ -1,0 +1,12 @@
+"""``python -m nbjobs``: the same command as the ``nbjobs`` console script."""
+
+from __future__ import annotations
+
+import sys
+
+from nbjobs._cli import main
+
+__all__ = ("main",)
+
+if __name__ == "__main__":
+    sys.exit(main())
