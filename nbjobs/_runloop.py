@@ -66,6 +66,14 @@ def _run_in_new_loop(make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
             if interrupted:
                 raise KeyboardInterrupt from None
             raise
+        except BaseException:
+            # KeyboardInterrupt/SystemExit left the loop mid-run (raised inside a job):
+            # let the run unwind with a reason before the loop goes away
+            if not task.done():
+                task.cancel("interrupted")
+                with contextlib.suppress(BaseException):
+                    loop.run_until_complete(task)
+            raise
     finally:
         if hooked:
             signal.signal(signal.SIGINT, previous)

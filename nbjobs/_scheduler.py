@@ -115,6 +115,7 @@ class PureScheduler:
         self._run_started: float | None = None
         self._run_ended: float | None = None
         self._tasks: dict[AbstractJob, asyncio.Task[None]] = {}
+        self._crashed: list[asyncio.Task[Any]] = []
         self._waiting: deque[AbstractJob] = deque()
         self._pending: dict[AbstractJob, int] = {}
         self._succ: dict[AbstractJob, list[AbstractJob]] = {}
@@ -622,8 +623,12 @@ class PureScheduler:
             job._mark_cancelled(loop.time(), self._cancel_reason(job, exc))
             raise
         except BaseException:
-            # KeyboardInterrupt or SystemExit raised by a job's synchronous step
+            # KeyboardInterrupt or SystemExit raised by a job's synchronous step: it leaves
+            # the loop at once; the wind-down retrieves it from this task
             job._mark_cancelled(loop.time(), "interrupted")
+            task = asyncio.current_task()
+            if task is not None:
+                self._crashed.append(task)
             raise
         finally:
             _capture.current_job.reset(token)
@@ -759,6 +764,10 @@ class PureScheduler:
                 del job._nbjobs_cancel_reason
             if not task.cancelled():
                 task.exception()  # retrieved: no "exception was never retrieved"
+        for task in self._crashed:
+            if task.done() and not task.cancelled():
+                task.exception()
+        self._crashed = []
         now = loop.time()
         for job in self._jobs:
             if job.status in (Status.IDLE, Status.WAITING):

@@ -1,0 +1,37 @@
+"""Shared fixtures: every async test runs in a fresh loop that must end with no task left."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+try:  # fixtures for the real-kernel tests, when that part of the suite is present
+    from conftest_kernel import *  # noqa: F403
+except ImportError:
+    pass
+
+
+def run_checked(main: Callable[[], Awaitable[Any]]) -> Any:
+    """Run ``main()`` in a fresh loop; fail if it leaves any task behind."""
+
+    async def wrapper() -> Any:
+        result = await main()
+        me = asyncio.current_task()
+        leftover = [t for t in asyncio.all_tasks() if t is not me]
+        assert not leftover, f"tasks left behind: {leftover}"
+        return result
+
+    try:
+        return asyncio.run(wrapper())
+    finally:
+        # surface "never awaited" / "never retrieved" warnings in this test, not a later one
+        gc.collect(1)
+
+
+@pytest.fixture
+def arun() -> Callable[[Callable[[], Awaitable[Any]]], Any]:
+    return run_checked
