@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
-try:  # fixtures for the real-kernel tests, when that part of the suite is present
+with contextlib.suppress(ImportError):  # real-kernel fixtures, when present
     from conftest_kernel import *  # noqa: F403
-except ImportError:
-    pass
 
 
 def run_checked(main: Callable[[], Awaitable[Any]]) -> Any:

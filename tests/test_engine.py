@@ -176,7 +176,7 @@ def test_global_timeout_cancels_and_raises_timeout_error() -> None:
     slow = log.j("slow", 5)
     never = log.j("never", required=slow)
     s = Scheduler(quick, slow, never, timeout=0.03)
-    with pytest.raises(TimeoutError, match="timeout of 0.03s"):
+    with pytest.raises(TimeoutError, match=r"timeout of 0\.03s"):
         run_checked(s.co_run)
     assert s.failed_time_out()
     assert s.why() == "TIMED OUT after 0.03s"
