@@ -220,7 +220,10 @@ class RunHandle:
         banner = f"the background run raised {type(exc).__name__}: {exc}"
         logger.error("nbjobs: %s\n%s", banner, text)
         if self.view is not None:
-            self.view.report(f"{banner}\n(await the handle to get the exception)\n{text}")
+            # a job's own exception already shows with its traceback, in that job's row
+            from_job = any(job.raised_exception() is exc for job in self.scheduler.iterate_jobs())
+            detail = "" if from_job else f"\n{text}"
+            self.view.report(f"{banner} (await the handle to get it){detail}")
         else:
             # no view to show it in: say it in the cell that started the run
             from ._display import _ipython_display_module
