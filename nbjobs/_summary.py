@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from nbjobs._job import AbstractJob, Status
+from nbjobs._terminal import job_path, scheduler_label
 
 if TYPE_CHECKING:
     from nbjobs._scheduler import PureScheduler
@@ -41,15 +42,6 @@ def _leaves(scheduler: PureScheduler) -> Iterator[AbstractJob]:
             yield from _leaves(job)
         else:
             yield job
-
-
-def _path(job: AbstractJob, root: PureScheduler) -> str:
-    parts = [job.label_text()]
-    parent = job.scheduler
-    while parent is not None and parent is not root:
-        parts.append(parent.label_text())
-        parent = parent.scheduler
-    return "/".join(reversed(parts))
 
 
 def _seconds(value: float | None) -> str:
@@ -107,8 +99,8 @@ def summary(
     stats = scheduler.statistics(recursive=True)
     lines: list[str] = []
 
-    outcome = scheduler.why() if stats.finished else "not finished"
-    lines.append(f"== {scheduler.label_text()}: {outcome} ({_seconds(stats.elapsed)})")
+    elapsed = f" ({_seconds(stats.elapsed)})" if stats.elapsed is not None else ""
+    lines.append(f"== {scheduler_label(scheduler)}: {scheduler.why()}{elapsed}")
     parts = [f"{counts[s]} {s.value}" for s in _ORDER if counts[s]]
     lines.append(f"{len(jobs)} job{'s' if len(jobs) != 1 else ''}: " + (", ".join(parts) or "none"))
 
@@ -122,7 +114,7 @@ def summary(
         for index, job in enumerate(failed):
             exc = job.raised_exception()
             tag = "critical" if job.critical else "non-critical"
-            head = f"{_path(job, scheduler)} [{tag}] after {_seconds(job.duration)}"
+            head = f"{job_path(job, scheduler)} [{tag}] after {_seconds(job.duration)}"
             if job.attempts > 1:
                 head += f", {job.attempts} attempts"
             if index >= max_failures or exc is None:
@@ -144,7 +136,7 @@ def summary(
         lines.append(f"-- {title}: {len(chosen)}")
         for job in chosen[:max_listed]:
             reason = job.cancel_reason if status is Status.CANCELLED else job.skip_reason
-            lines.append(f"- {_path(job, scheduler)}" + (f": {reason}" if reason else ""))
+            lines.append(f"- {job_path(job, scheduler)}" + (f": {reason}" if reason else ""))
         if len(chosen) > max_listed:
             lines.append(f"  ... and {len(chosen) - max_listed} more")
 
@@ -155,5 +147,5 @@ def summary(
         lines.append(f"-- slowest {min(slowest, len(timed))} of {len(timed)}")
         width = max(len(_seconds(job.duration)) for job in timed[:slowest])
         for job in timed[:slowest]:
-            lines.append(f"{_seconds(job.duration):>{width}}  {_path(job, scheduler)}")
+            lines.append(f"{_seconds(job.duration):>{width}}  {job_path(job, scheduler)}")
     return "\n".join(lines) + "\n"

@@ -341,9 +341,9 @@ class PlainView:
         elif event.kind is EventKind.RUN_STARTED:
             if event.time is not None:
                 self._started[id(event.scheduler)] = event.time
-            self._write(f"{'start':<10} {self._where(event.scheduler)}")
+            self._write(f"{'start':<9}  {self._where(event.scheduler)}")
         elif event.kind is EventKind.RUN_FINISHED:
-            words = [f"{'finish':<10}", self._where(event.scheduler)]
+            words = [f"{'finish':<9}", self._where(event.scheduler)]
             begin = self._started.pop(id(event.scheduler), None)
             if begin is not None and event.time is not None:
                 words.append(format_seconds(event.time - begin))
@@ -359,7 +359,7 @@ class PlainView:
     def _on_status(self, job: AbstractJob, status: Status) -> None:
         if status in (Status.IDLE, Status.WAITING) or _is_scheduler(job):
             return
-        words = [f"{status.value:<10}", job_path(job, self.scheduler)]
+        words = [f"{status.value:<9}", job_path(job, self.scheduler)]
         if status in DONE_STATUSES and job.duration is not None:
             words.append(format_seconds(job.duration))
         if status is Status.FAILED:
