@@ -33,6 +33,8 @@ class Cell:
     stderr: str = ""
     result: str | None = None
     result_data: dict[str, Any] = field(default_factory=dict)
+    # what the reply's payloads carry for the pager (``obj?`` help)
+    page: str = ""
     error: dict[str, Any] | None = None
     # display id (or a running number when it has none) -> latest data bundle
     displays: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -146,6 +148,9 @@ class Kernel:
                     if reply["parent_header"].get("msg_id") == msg_id:
                         replied = True
                         cell.status = reply["content"]["status"]
+                        for payload in reply["content"].get("payload", []):
+                            if payload.get("source") == "page":
+                                cell.page += payload["data"].get("text/plain", "")
             try:
                 msg = self.kc.get_iopub_msg(timeout=0.02)
             except queue.Empty:
