@@ -514,10 +514,20 @@ class DagWidget(anywidget.AnyWidget):
     # ---- the rest -----------------------------------------------------------------------
     def close(self) -> None:
         """Stop following the scheduler and close the widget's views."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
+        # getattr: ipywidgets calls close() from __del__, also for an instance whose
+        # __init__ refused its arguments
+        unsubscribe = getattr(self, "_unsubscribe", None)
+        if unsubscribe is not None:
+            unsubscribe()
             self._unsubscribe = None
-        self._coalescer.close()
+        coalescer = getattr(self, "_coalescer", None)
+        if coalescer is not None:
+            coalescer.close()
+        # DOMWidget made a Layout widget (a comm of its own) for this widget alone
+        # (read without creating one: a default trait value is made on first access)
+        layout = self._trait_values.get("layout")
+        if layout is not None:
+            layout.close()
         super().close()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
