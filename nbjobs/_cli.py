@@ -10,6 +10,12 @@ Which schedulers ``nbjobs run`` runs (the script is executed with ``__name__`` s
    script first assigned them.
 
 Several schedulers run one after the other; the first one that fails stops the rest.
+The script must not run them itself when imported (guard that with the ``__main__``
+test, so that ``python SCRIPT.py`` still works).  ``--timeout`` and ``--window`` replace
+each scheduler's own ``timeout`` and ``jobs_window``; ``--dot``/``--svg`` are written
+after the run, whatever its outcome, with each job's status (``graph-1.svg``,
+``graph-2.svg``, ... when there are several schedulers).  ``ARG``s after ``--`` are the
+script's ``sys.argv[1:]``.
 
 Exit status: 0 when every scheduler succeeded, 1 when one failed (or the script raised),
 2 on bad usage (no such script, no scheduler, a bad option), 130 on Ctrl-C.
@@ -30,6 +36,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from nbjobs._exceptions import NbjobsError
 from nbjobs._summary import summary
 from nbjobs._terminal import attach
 
@@ -223,10 +230,14 @@ class _Runner:
                 # up cancelled with this reason and the run drains cleanly.
                 self.interrupted = True
                 self.current.cancel(reason=INTERRUPT_REASON)
-            elif main_task is not None:
-                # Second Ctrl-C (a shutdown hook that hangs): stop waiting.
-                self.interrupted = True
-                main_task.cancel()
+                return
+            # Second Ctrl-C: the user insists (a job that ignores its cancellation, a slow
+            # shutdown hook).  Cancel from outside, and leave the next Ctrl-C to Python's
+            # own handler: a KeyboardInterrupt that stops waiting altogether.
+            self.interrupted = True
+            loop.remove_signal_handler(signal.SIGINT)
+            if main_task is not None:
+                main_task.cancel(INTERRUPT_REASON)
 
         try:
             loop.add_signal_handler(signal.SIGINT, on_sigint)
@@ -245,7 +256,7 @@ class _Runner:
         finally:
             self.current = None
             if handled:
-                loop.remove_signal_handler(signal.SIGINT)
+                loop.remove_signal_handler(signal.SIGINT)  # a no-op once removed
 
     async def _run_one(self, scheduler: PureScheduler) -> bool:
         detach = attach(scheduler, mode="plain" if not self.live else "auto", file=self.out)
@@ -255,15 +266,27 @@ class _Runner:
             if not self.interrupted:
                 raise
             return False
-        except Exception:
-            # A critical scheduler raises its failure: the summary below shows the
-            # tracebacks of every failed job, so it is not printed twice.
+        except Exception as exc:
+            if not (scheduler.failed_critical() or scheduler.failed_time_out()):
+                self._report(scheduler, exc)
+            # Otherwise a critical scheduler raised its failure: the summary below shows
+            # every failed job's traceback, so it is not printed twice.
             return False
         finally:
             if detach is not None:
                 detach()
-            self.out.write("\n" + summary(scheduler))
-            self.out.flush()
+            if scheduler.statistics(recursive=False).started:
+                self.out.write("\n" + summary(scheduler))
+                self.out.flush()
+
+    @staticmethod
+    def _report(scheduler: PureScheduler, exc: Exception) -> None:
+        if isinstance(exc, NbjobsError):
+            # Misuse that nbjobs found before running anything (a cycle, a requirement
+            # outside the scheduler): its message says what to do, a traceback would not.
+            sys.stderr.write(f"nbjobs: {scheduler.label_text()}: {type(exc).__name__}: {exc}\n")
+        else:
+            sys.stderr.write("".join(traceback.format_exception(exc)))
 
 
 def _export(schedulers: Sequence[PureScheduler], dot: str | None, svg: str | None) -> None:
@@ -301,7 +324,11 @@ def _command_run(options: argparse.Namespace) -> int:
     finally:
         # Written whatever happened: a failed or interrupted run is when a graph with
         # each job's status helps most.
-        _export(schedulers, options.dot, options.svg)
+        try:
+            _export(schedulers, options.dot, options.svg)
+        except (OSError, NbjobsError) as exc:
+            sys.stderr.write(f"nbjobs run: cannot export the graph: {exc}\n")
+            ok = False
     if runner.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if ok else EXIT_FAILURE
@@ -340,4 +367,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except ScriptError as exc:
         sys.stderr.write(exc.report())
+        return EXIT_FAILURE
+    except BrokenPipeError:
+        # `nbjobs ... | head`: the reader left.  Point stdout at devnull so that the
+        # interpreter's final flush does not raise again (the recipe in Python's docs).
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
         return EXIT_FAILURE

@@ -34,7 +34,7 @@ async def _work(what: str, seconds: float) -> str:
 async def _upload(seconds: float) -> None:
     print("connecting to the mirror...")
     await asyncio.sleep(seconds)
-    raise ConnectionError("mirror unreachable (this failure is not critical)")
+    raise ConnectionError("mirror unreachable")
 
 
 async def _heartbeat(period: float) -> None:

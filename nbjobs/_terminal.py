@@ -144,12 +144,12 @@ def last_output_line(job: AbstractJob, limit: int = 200) -> str:
     return ""
 
 
-def format_seconds(seconds: float | None) -> str:
+def format_seconds(seconds: float | None, decimals: int = 1) -> str:
     """``0.4s``, ``12.0s``, ``3m07s``, ``2h05m``; empty when unknown."""
     if seconds is None or math.isnan(seconds):
         return ""
     if seconds < 60:
-        return f"{seconds:.1f}s"
+        return f"{seconds:.{decimals}f}s"
     minutes, secs = divmod(int(seconds), 60)
     if minutes < 60:
         return f"{minutes}m{secs:02d}s"
@@ -346,7 +346,7 @@ class PlainView:
             words = [f"{'finish':<9}", self._where(event.scheduler)]
             begin = self._started.pop(id(event.scheduler), None)
             if begin is not None and event.time is not None:
-                words.append(format_seconds(event.time - begin))
+                words.append(format_seconds(event.time - begin, decimals=2))
             if event.text:
                 words.append(event.text)
             self._write("  ".join(words))
@@ -361,7 +361,9 @@ class PlainView:
             return
         words = [f"{status.value:<9}", job_path(job, self.scheduler)]
         if status in DONE_STATUSES and job.duration is not None:
-            words.append(format_seconds(job.duration))
+            # Logs are read after the fact, when the difference between 0.01s and 0.04s
+            # may be the clue.
+            words.append(format_seconds(job.duration, decimals=2))
         if status is Status.FAILED:
             exc = job.raised_exception()
             if exc is not None:

@@ -102,20 +102,20 @@ def test_plain_view_prints_one_timestamped_line_per_start_and_end() -> None:
     assert all(re.match(STAMP + " ", line) for line in lines), lines
     body = [line[13:] for line in lines]
     assert body[0] == "start      [top]"
-    assert re.fullmatch(r"finish     \[top\]  \d+\.\ds  FINE", body[-1])
+    assert re.fullmatch(r"finish     \[top\]  \d+\.\d\ds  FINE", body[-1])
     # each job: one start line, one end line, in that order
     for name in ("first", "flaky", "ticker", "inner/inner-a", "inner/inner-b"):
         started = body.index(f"running    {name}")
         ended = [i for i, line in enumerate(body) if re.match(rf"\w+ +{name}  ", line)]
         assert len(ended) == 1 and started < ended[0], (name, body)
-    assert any(re.fullmatch(r"succeeded  first  \d+\.\ds", line) for line in body), body
+    assert any(re.fullmatch(r"succeeded  first  0\.0\ds", line) for line in body), body
     assert any(
-        re.fullmatch(r"failed     flaky  \d+\.\ds  ValueError: boom  \(non-critical\)", line)
+        re.fullmatch(r"failed     flaky  0\.0\ds  ValueError: boom  \(non-critical\)", line)
         for line in body
     ), body
     assert any(
         re.fullmatch(
-            r"cancelled  ticker  \d+\.\ds  \(forever job stopped at the end of the run\)", line
+            r"cancelled  ticker  0\.\d\ds  \(forever job stopped at the end of the run\)", line
         )
         for line in body
     ), body
@@ -168,7 +168,7 @@ def test_attach_picks_plain_lines_when_the_file_is_not_a_terminal() -> None:
             detach()
 
     assert run_checked(main) is True
-    assert re.search(STAMP + r" succeeded  only  0\.0s", out.getvalue())
+    assert re.search(STAMP + r" succeeded  only  0\.00s\n", out.getvalue())
     assert "\x1b[" not in out.getvalue()
 
 
@@ -381,3 +381,8 @@ def test_last_output_line_is_what_a_terminal_would_show(
 )
 def test_format_seconds(seconds: float | None, text: str) -> None:
     assert format_seconds(seconds) == text
+
+
+def test_format_seconds_with_more_decimals_for_logs() -> None:
+    assert format_seconds(0.046, decimals=2) == "0.05s"
+    assert format_seconds(75.5, decimals=2) == "1m15s"
