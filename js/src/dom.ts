@@ -1,6 +1,6 @@
 // DOM builders. Text goes in through textContent only: job labels, outputs and tracebacks
-// come from user code and must never be parsed as HTML (tests/test_widget_js_sources.py
-// greps the sources for the HTML-parsing sinks).
+// come from user code and must never be parsed as HTML (tests/sources.test.ts checks
+// that no source uses an HTML-parsing sink).
 
 export const SVG_NS = "http://www.w3.org/2000/svg";
 

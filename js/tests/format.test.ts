@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { formatDuration, formatOffset, truncate } from "../src/format";
+import { ganttRows, GANTT_MAX_ROWS } from "../src/gantt";
+import { DagModel } from "../src/model";
+import type { GraphJob } from "../src/protocol";
+
+test("durations read well at every scale", () => {
+  assert.equal(formatDuration(null), "–");
+  assert.equal(formatDuration(0.0123), "12 ms");
+  assert.equal(formatDuration(2.345), "2.35 s");
+  assert.equal(formatDuration(42.24), "42.2 s");
+  assert.equal(formatDuration(125), "2 min 05 s");
+  assert.equal(formatDuration(3725), "1 h 02 min");
+  assert.equal(formatDuration(-1), "0 ms");
+  assert.equal(formatOffset(12.5, 10), "+2.50 s");
+  assert.equal(formatOffset(null, 10), "–");
+});
+
+test("truncate cuts on characters, not UTF-16 halves", () => {
+  assert.equal(truncate("short", 10), "short");
+  assert.equal(truncate("abcdefghij", 5), "abcd…");
+  assert.equal(truncate("🙂🙂🙂🙂", 3), "🙂🙂…");
+});
+
+function job(id: number): GraphJob {
+  return { id, label: `job ${id}`, critical: false, forever: false, parent: null, requires: [], scheduler: false };
+}
+
+test("the timeline orders jobs by when they queued and bounds the rows", () => {
+  const m = new DagModel();
+  const n = GANTT_MAX_ROWS + 5;
+  m.setGraph({ label: "", dot: "", mode: "full", leaves: n, jobs: Array.from({ length: n }, (_, i) => job(i + 1)) });
+  const rows: [number, "succeeded", number, number, number][] = [];
+  for (let i = 1; i <= n; i++) {
+    // queued in reverse id order; each waits 1 s then runs 2 s
+    rows.push([i, "succeeded", 1000 - i, 1001 - i, 1003 - i]);
+  }
+  m.applySnapshot({ seq: 0, now: 2000, jobs: rows, stats: { counts: {}, total: n, running: 0, waiting: 0, elapsed: 1, started: true, finished: true, outcome: "success" } }, 0);
+  const g = ganttRows(m, 2000);
+  assert.equal(g.rows.length, GANTT_MAX_ROWS);
+  assert.equal(g.hidden, 5);
+  assert.equal(g.rows[0].id, n);
+  assert.equal(g.t0, 1000 - n);
+  assert.equal(g.t1, 1002);
+});
+
+test("a job that is still running stretches the timeline to now", () => {
+  const m = new DagModel();
+  m.setGraph({ label: "", dot: "", mode: "full", leaves: 2, jobs: [job(1), job(2)] });
+  m.applySnapshot({ seq: 0, now: 0, jobs: [[1, "running", 5, 6, null], [2, "idle", null, null, null]], stats: { counts: {}, total: 2, running: 1, waiting: 0, elapsed: 1, started: true, finished: false, outcome: null } }, 0);
+  const g = ganttRows(m, 9);
+  assert.deepEqual(g.rows.map((r) => r.id), [1]);
+  assert.equal(g.t0, 5);
+  assert.equal(g.t1, 9);
+});
