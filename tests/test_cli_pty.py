@@ -1,0 +1,361 @@
+"""The command in a real pseudo-terminal (pexpect): the live screen, Ctrl-C, and pipes."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pexpect
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STAMP = r"\d\d:\d\d:\d\d\.\d{3}"
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\x1b[=>]")
+# rich's live display erases its previous frame line by line before drawing the next one
+ERASE = "\x1b[2K"
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+def environment() -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR", "TERM", "PYTHONPATH")
+    }
+    env["PYTHONPATH"] = str(ROOT)
+    env["TERM"] = "xterm-256color"
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+def spawn(*args: str, rows: int = 30, cols: int = 100) -> pexpect.spawn:
+    return pexpect.spawn(
+        sys.executable,
+        list(args),
+        cwd=str(ROOT),
+        env=environment(),
+        dimensions=(rows, cols),
+        encoding="utf-8",
+        codec_errors="replace",
+        timeout=30,
+    )
+
+
+def finish(child: pexpect.spawn) -> tuple[str, int]:
+    """Everything the child wrote, and its exit status."""
+    child.expect(pexpect.EOF)
+    raw = (child.before or "") if isinstance(child.before, str) else ""
+    child.close()
+    assert child.exitstatus is not None, f"killed by signal {child.signalstatus}"
+    return raw, child.exitstatus
+
+
+def plain(text: str) -> str:
+    return ANSI.sub("", text).replace("\r\n", "\n")
+
+
+def final_frame(raw: str) -> list[str]:
+    """The lines of the last frame the live display drew, and what was printed after it."""
+    assert ERASE in raw, "the live display never redrew"
+    return [line.rstrip() for line in plain(raw.rsplit(ERASE, 1)[1]).split("\n")]
+
+
+def write_script(path: Path, body: str) -> str:
+    path.write_text(textwrap.dedent(body), encoding="utf-8")
+    return str(path)
+
+
+def test_demo_in_a_terminal_draws_the_live_view_and_leaves_the_final_listing() -> None:
+    raw, status = finish(spawn("-m", "nbjobs", "demo", "--scale", "0.15"))
+    assert status == 0, raw
+    assert "\x1b[?25l" in raw  # the live display hid the cursor...
+    assert raw.rstrip().count("\x1b[?25h") >= 1  # ...and showed it again
+    seen = plain(raw)
+    # while it ran: jobs drawn with the spinner, their elapsed time and last output line
+    assert re.search(rf"[{SPINNER}] download alpha +\d\.\ds +alpha: \d+%", seen), seen
+    lines = final_frame(raw)
+    assert re.fullmatch(r"demo ━+ 11/11  \d\.\ds", lines[0]), lines[0]
+    assert lines[1] == "✘ 1 failed  ⊘ 1 cancelled  ✔ 10 succeeded"
+    rows = [" ".join(line.split()) for line in lines[2:15]]
+    assert rows[0] == "✔ announce 0.0s nbjobs demo: starting"
+    assert re.fullmatch(r"⊘ heartbeat ∞ \d\.\ds forever job stopped at the end of the run", rows[1])
+    assert re.fullmatch(r"✔ download alpha 0\.\ds alpha: 100%", rows[2])
+    assert re.fullmatch(
+        r"✘ upload to mirror 0\.\ds ConnectionError: mirror unreachable \(non-critical\)",
+        rows[7],
+    ), rows
+    assert re.fullmatch(r"▼ build 0\.\ds 3/3", rows[8])
+    # nested jobs indented under their scheduler
+    assert [line[:12] for line in lines[11:14]] == ["  ✔ compile ", "  ✔ link    ", "  ✔ test    "]
+    assert re.fullmatch(r"✔ report 0\.\ds reporting: done", rows[12])
+    # then the summary
+    after = "\n".join(lines[15:])
+    assert "== demo: FINE" in after
+    assert "x upload to mirror [non-critical] after" in after
+
+
+def test_demo_in_a_short_terminal_keeps_failures_and_counts_the_rest() -> None:
+    raw, status = finish(spawn("-m", "nbjobs", "demo", "--scale", "0.05", rows=10, cols=80))
+    assert status == 0, raw
+    lines = final_frame(raw)
+    frame = lines[: lines.index("")]
+    assert len(frame) <= 10
+    text = "\n".join(" ".join(line.split()) for line in frame)
+    assert "✘ upload to mirror" in text
+    assert "⊘ heartbeat" in text
+    assert re.search(r"… \d+ more: ✔ \d+", text)
+
+
+LONG = """\
+    import asyncio
+    from nbjobs import Job, Scheduler
+
+    async def slow(n):
+        print(f"slow {n} started")
+        await asyncio.sleep(30)
+
+    async def quick():
+        await asyncio.sleep(0)
+        print("quick done")
+
+    q = Job(quick, label="quick")
+    a = Job(slow, 1, label="slow one")
+    b = Job(slow, 2, label="slow two")
+    after = Job(quick, label="after", required=a)
+    scheduler = Scheduler(q, a, b, after, label="long")
+    """
+
+
+def test_ctrl_c_cancels_the_run_and_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    script = write_script(tmp_path / "long.py", LONG)
+    child = spawn("-m", "nbjobs", "run", script)
+    child.expect("slow 2 started")
+    begin = time.monotonic()
+    child.sendintr()
+    raw, status = finish(child)
+    assert status == 130, raw
+    assert time.monotonic() - begin < 5  # no waiting for the 30-second jobs
+    assert "Traceback" not in raw and "KeyboardInterrupt" not in raw
+    lines = final_frame(raw)
+    rows = [" ".join(line.split()) for line in lines]
+    assert re.fullmatch(r"long ━+ 4/4 \d\.\ds", rows[0]), rows
+    assert rows[1] == "⊘ 2 cancelled ↷ 1 skipped ✔ 1 succeeded"
+    assert re.fullmatch(r"✔ quick 0\.\ds quick done", rows[2])
+    assert re.fullmatch(r"⊘ slow one \d\.\ds interrupted \(Ctrl-C\)", rows[3])
+    assert re.fullmatch(r"⊘ slow two \d\.\ds interrupted \(Ctrl-C\)", rows[4])
+    assert rows[5] == "↷ after the run ended first (interrupted (Ctrl-C))"
+    summary = "\n".join(lines[6:])
+    assert "== long: CANCELLED (interrupted (Ctrl-C))" in summary
+    assert "- slow one: interrupted (Ctrl-C)" in summary
+
+
+def test_ctrl_c_without_a_terminal_prints_cancelled_lines(tmp_path: Path) -> None:
+    script = write_script(tmp_path / "long.py", LONG)
+    child = spawn("-m", "nbjobs", "run", "--no-live", script)
+    child.expect("slow 2 started")
+    child.sendintr()
+    raw, status = finish(child)
+    assert status == 130, raw
+    text = plain(raw)
+    assert "\x1b[?25l" not in raw  # no live display
+    assert re.search(STAMP + r" cancelled  slow one  \d\.\d\ds  \(interrupted \(Ctrl-C\)\)", text)
+    assert re.search(STAMP + r" skipped    after  \(the run ended first", text)
+    assert re.search(STAMP + r" finish     \[long\]  \d\.\d\ds  CANCELLED", text)
+    assert "Traceback" not in text
+
+
+def test_output_to_a_pipe_is_timestamped_lines() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "nbjobs", "demo", "--scale", "0.02"],
+        cwd=ROOT,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    out = done.stdout
+    assert "\x1b" not in out
+    stamped = [line for line in out.splitlines() if re.match(STAMP + " ", line)]
+    assert stamped[0].endswith(" start      [demo]")
+    statuses = {line[13:24].strip() for line in stamped}
+    assert statuses == {"start", "running", "succeeded", "failed", "cancelled", "finish"}
+    # the jobs' own lines come through as they were printed
+    assert "nbjobs demo: starting\n" in out
+    assert "\n== demo: FINE" in out
+
+
+RUN_ITSELF = """\
+    import asyncio, sys, termios
+    from nbjobs import Job, Scheduler
+
+    async def work():
+        print("hello from the job")
+        await asyncio.sleep(0.3)
+
+    job = Job(work, label="worker")
+    ok = Scheduler(job, label="itself").run()
+    print("stdout after:", type(sys.stdout).__name__)
+    print("captured:", repr(job.output.text()))
+    if sys.stdin.isatty():
+        print("echo after:", bool(termios.tcgetattr(0)[3] & termios.ECHO))
+    print("ok:", ok)
+    """
+
+
+def test_scheduler_run_in_a_terminal_draws_the_live_view_and_restores_everything(
+    tmp_path: Path,
+) -> None:
+    script = write_script(tmp_path / "itself.py", RUN_ITSELF)
+    raw, status = finish(spawn(script))
+    assert status == 0, raw
+    assert "\x1b[?25l" in raw
+    lines = final_frame(raw)
+    rows = [" ".join(line.split()) for line in lines]
+    assert re.fullmatch(r"itself ━+ 1/1 0\.\ds", rows[0])
+    assert re.fullmatch(r"✔ worker 0\.\ds hello from the job", rows[2])
+    text = "\n".join(rows)
+    # the capture and the display each put back what they replaced...
+    assert "stdout after: TextIOWrapper" in text
+    # ...the job's output is what it printed, not the display's escape codes...
+    assert "captured: 'hello from the job\\n'" in text
+    # ...and the terminal echoes keys again
+    assert "echo after: True" in text
+    assert "ok: True" in text
+
+
+def test_scheduler_run_into_a_pipe_prints_plain_lines(tmp_path: Path) -> None:
+    script = write_script(tmp_path / "itself.py", RUN_ITSELF)
+    done = subprocess.run(
+        [sys.executable, script],
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert re.fullmatch(STAMP + r" start      \[itself\]", lines[0])
+    assert re.fullmatch(STAMP + r" running    worker", lines[1])
+    assert lines[2] == "hello from the job"
+    assert re.fullmatch(STAMP + r" succeeded  worker  0\.\d\ds", lines[3])
+    assert lines[-3:] == [
+        "stdout after: TextIOWrapper",
+        "captured: 'hello from the job\\n'",
+        "ok: True",
+    ]
+
+
+@pytest.mark.parametrize("flag", ["--no-live", None])
+def test_run_exit_status_1_on_failure_in_a_terminal(tmp_path: Path, flag: str | None) -> None:
+    script = write_script(
+        tmp_path / "fails.py",
+        """\
+        from nbjobs import Job, Scheduler
+
+        async def boom():
+            raise OSError("disk full")
+
+        scheduler = Scheduler(Job(boom, label="writer"), label="fails")
+        """,
+    )
+    args = ["-m", "nbjobs", "run", *([flag] if flag else []), script]
+    raw, status = finish(spawn(*args))
+    assert status == 1, raw
+    text = plain(raw)
+    assert "== fails: a CRITICAL job has raised an exception" in text
+    assert "OSError: disk full" in text
+
+
+class Tmux:
+    """A private tmux server whose pane is a real terminal screen to read back."""
+
+    def __init__(self, tmp_path: Path, rows: int, cols: int) -> None:
+        self.socket = str(tmp_path / "tmux.sock")
+        self.rows, self.cols = rows, cols
+
+    def tmux(self, *args: str) -> str:
+        done = subprocess.run(
+            ["tmux", "-S", self.socket, "-f", os.devnull, *args],
+            env=environment(),
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        return done.stdout
+
+    def start(self, command: str) -> None:
+        self.tmux(
+            "new-session", "-d", "-x", str(self.cols), "-y", str(self.rows), "-c", str(ROOT),
+            f"{command}; echo EXIT=$?; sleep 60",
+        )  # fmt: skip
+
+    def screen(self) -> list[str]:
+        return self.tmux("capture-pane", "-p", "-t", "0").rstrip("\n").split("\n")
+
+    def wait_for(self, text: str, timeout: float = 10.0) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.screen()
+            if any(text in line for line in lines):
+                return lines
+            assert time.monotonic() < deadline, f"{text!r} never showed:\n" + "\n".join(lines)
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        subprocess.run(
+            ["tmux", "-S", self.socket, "kill-server"], capture_output=True, timeout=10, check=False
+        )
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Callable[..., Tmux]]:
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    servers: list[Tmux] = []
+
+    def make(rows: int = 40, cols: int = 100) -> Tmux:
+        server = Tmux(tmp_path, rows, cols)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+def test_screen_after_ctrl_c_holds_one_clean_final_frame(
+    tmp_path: Path, tmux: Callable[..., Tmux]
+) -> None:
+    script = write_script(tmp_path / "long.py", LONG)
+    term = tmux(rows=40, cols=100)
+    term.start(f"{shlex.quote(sys.executable)} -m nbjobs run {shlex.quote(script)}")
+    term.wait_for("slow 2 started")
+    term.wait_for("slow two")
+    term.tmux("send-keys", "-t", "0", "C-c")
+    screen = term.wait_for("EXIT=")
+    assert "EXIT=130" in screen
+    # The terminal would echo ^C at the cursor and shift the display by a line, leaving a
+    # stale copy of its first line behind: the view turns echo off while it draws.
+    headers = [line for line in screen if line.startswith("long ━")]
+    assert len(headers) == 1, "\n".join(screen)
+    assert "^C" not in "\n".join(screen)
+    first = screen.index(headers[0])
+    rows = [" ".join(line.split()) for line in screen[first : first + 6]]
+    assert rows[1] == "⊘ 2 cancelled ↷ 1 skipped ✔ 1 succeeded"
+    assert rows[3].startswith("⊘ slow one")
+    # what the jobs printed stays above the display
+    assert screen.index("slow 1 started") < first
