@@ -11,8 +11,14 @@ export type LayoutWhere = "worker" | "page";
 export interface LayoutResult {
   geometry: Geometry;
   where: LayoutWhere;
+  /** from the request to the answer, queueing included */
   ms: number;
+  /** Graphviz's own time (worker only; null on the page) */
+  engineMs: number | null;
 }
+
+/** Layouts remembered, by DOT text. */
+const CACHE_SIZE = 8;
 
 interface Pending {
   dot: string;
@@ -36,6 +42,7 @@ export class LayoutService implements Layouter {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private pageModule: Promise<WorkerModule> | null = null;
+  private readonly cache = new Map<string, Promise<LayoutResult>>();
 
   constructor(inPage = false) {
     this.url = URL.createObjectURL(new Blob([workerSource], { type: "text/javascript" }));
@@ -68,7 +75,29 @@ export class LayoutService implements Layouter {
     return this.worker === null ? "page" : "worker";
   }
 
+  /**
+   * Lay `dot` out. The last few answers are kept: a notebook re-renders a widget's view
+   * (a second display, the end-of-run refresh) with the same structure.
+   */
   layout(dot: string): Promise<LayoutResult> {
+    const known = this.cache.get(dot);
+    if (known !== undefined) {
+      // most recently used last
+      this.cache.delete(dot);
+      this.cache.set(dot, known);
+      return known;
+    }
+    const result = this.compute(dot);
+    this.cache.set(dot, result);
+    result.catch(() => this.cache.delete(dot));
+    while (this.cache.size > CACHE_SIZE) {
+      const oldest = this.cache.keys().next().value as string;
+      this.cache.delete(oldest);
+    }
+    return result;
+  }
+
+  private compute(dot: string): Promise<LayoutResult> {
     return new Promise<LayoutResult>((resolve, reject) => {
       const p: Pending = { dot, resolve, reject, t0: performance.now() };
       if (this.worker === null) {
@@ -89,7 +118,12 @@ export class LayoutService implements Layouter {
     }
     this.pending.delete(reply.id);
     if (reply.ok) {
-      p.resolve({ geometry: reply.geometry, where: "worker", ms: performance.now() - p.t0 });
+      p.resolve({
+        geometry: reply.geometry,
+        where: "worker",
+        ms: performance.now() - p.t0,
+        engineMs: reply.ms,
+      });
     } else {
       p.reject(new Error(reply.error));
     }
@@ -100,7 +134,8 @@ export class LayoutService implements Layouter {
     this.pageModule
       .then((mod) => mod.layout(p.dot))
       .then(
-        (geometry) => p.resolve({ geometry, where: "page", ms: performance.now() - p.t0 }),
+        (geometry) =>
+          p.resolve({ geometry, where: "page", ms: performance.now() - p.t0, engineMs: null }),
         (err: unknown) => p.reject(err instanceof Error ? err : new Error(String(err))),
       );
   }

@@ -28,6 +28,8 @@ function localNow(): number {
 }
 
 function render({ model, el }: RenderProps<Traits>): () => void {
+  const renderStart = performance.now();
+  let painted = false;
   const dag = new DagModel();
   const root = h("div", { class: "nbjobs-dag", "data-ready": "false" });
   root.append(h("style", {}, css));
@@ -98,6 +100,7 @@ function render({ model, el }: RenderProps<Traits>): () => void {
   let layoutGeneration = 0;
   function layout(): void {
     const generation = ++layoutGeneration;
+    root.setAttribute("data-layouts", String(generation));
     const spec = dag.graph;
     root.setAttribute("data-mode", spec.mode);
     root.setAttribute("data-ready", "false");
@@ -122,7 +125,15 @@ function render({ model, el }: RenderProps<Traits>): () => void {
         root.setAttribute("data-layout-ms", String(Math.round(t1 - t0)));
         root.setAttribute("data-draw-ms", String(Math.round(t2 - t1)));
         root.setAttribute("data-layout-where", result.where);
+        if (result.engineMs !== null) {
+          root.setAttribute("data-engine-ms", String(Math.round(result.engineMs)));
+        }
         root.setAttribute("data-nodes", String(graph.nodeCount));
+        if (!painted) {
+          // from the view's creation to a drawn graph: "painted after display"
+          painted = true;
+          root.setAttribute("data-paint-ms", String(Math.round(t2 - renderStart)));
+        }
         root.setAttribute("data-ready", "true");
       })
       .catch((err: unknown) => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { geometryFromJson, jobIdOf } from "../src/geometry";
+import { geometryFromJson, jobIdOf, parseSpline } from "../src/geometry";
 import { layout } from "../src/worker";
 
 const DOT = `digraph nbjobs {
@@ -74,6 +74,32 @@ test("Graphviz lays out nodes, clusters and clipped edges in SVG coordinates", a
   assert.ok(endY <= c.y + 1, `edge ends at ${endY}, frame top ${c.y}`);
 });
 
+test("edge splines parse with their arrowheads", () => {
+  assert.deepEqual(parseSpline("e,43,52.1 43,87.7 43,80 43,70.7 43,62.1"), {
+    start: null,
+    end: [43, 52.1],
+    points: [
+      [43, 87.7],
+      [43, 80],
+      [43, 70.7],
+      [43, 62.1],
+    ],
+  });
+  assert.deepEqual(parseSpline("s,1,2 e,9,9 1,1 2,2 3,3 4,4;5,5 6,6 7,7 8,8").start, [1, 2]);
+  const g = geometryFromJson({
+    bb: "0,0,100,100",
+    objects: [
+      { _gvid: 0, name: "j1", pos: "50,90", width: "1", height: "0.2" },
+      { _gvid: 1, name: "j2", pos: "50,10", width: "1", height: "0.2" },
+    ],
+    edges: [{ tail: 0, head: 1, pos: "e,50,20 50,80 50,60 50,40 50,30" }],
+  });
+  // y flipped: from the top node (y=10) down to the bottom one (y=90)
+  assert.equal(g.edges[0].d, "M50,20C50,40 50,60 50,70");
+  // tip at the bottom node's top edge, base 10 above it, 3.5 each side
+  assert.deepEqual(g.edges[0].arrows, [[50, 80, 46.5, 70, 53.5, 70]]);
+});
+
 test("an empty graph has no geometry", async () => {
   const g = await layout("digraph {}");
   assert.deepEqual([g.nodes, g.edges, g.clusters], [[], [], []]);
@@ -86,7 +112,7 @@ test("geometry ignores objects that are not jobs", () => {
       { _gvid: 0, name: "other", pos: "10,10", width: "1", height: "0.5" },
       { _gvid: 1, name: "j9", pos: "50,25", width: "1", height: "0.5" },
     ],
-    edges: [{ tail: 0, head: 1, _draw_: [{ op: "b", points: [[0, 0], [1, 1], [2, 2], [3, 3]] }] }],
+    edges: [{ tail: 0, head: 1, pos: "e,3,3 0,0 1,1 2,2 2.5,2.5" }],
   });
   assert.deepEqual(g.nodes, [{ id: 9, x: 50, y: 25, w: 72, h: 36 }]);
   assert.deepEqual(g.edges, []);
