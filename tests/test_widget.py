@@ -237,7 +237,7 @@ def test_structure_change_resends_graph_and_snapshot(comms: list[RecordingComm])
         assert [extra.id, "idle", None, None, None] in w.snapshot["jobs"]
         # both traits went out in one message
         last = rec(w).updates()[-1]
-        assert set(last) == {"graph", "snapshot"}
+        assert set(last) == {"graph_json", "snapshot_json"}
     finally:
         w.close()
 

@@ -14,9 +14,10 @@ import { DagModel, outputByJob } from "./model";
 import { Panel } from "./panel";
 import type { GraphSpec, KernelMsg, Snapshot, ViewMsg } from "./protocol";
 
+/** Both traits hold JSON text (see nbjobs/_widget.py for why). */
 interface Traits {
-  graph: GraphSpec;
-  snapshot: Snapshot;
+  graph_json: string;
+  snapshot_json: string;
 }
 
 type Tab = "graph" | "timeline" | "list";
@@ -55,8 +56,10 @@ function render({ model, el }: RenderProps<Traits>): () => void {
   const gantt = new GanttView(dag, select);
   const panel = new Panel(dag, closePanel, (id) => send({ type: "cancel_job", id: nextRequest++, job: id }), select);
 
-  dag.setGraph(model.get("graph"));
-  dag.applySnapshot(model.get("snapshot"), localNow());
+  const graphTrait = (): GraphSpec => JSON.parse(model.get("graph_json")) as GraphSpec;
+  const snapshotTrait = (): Snapshot => JSON.parse(model.get("snapshot_json")) as Snapshot;
+  dag.setGraph(graphTrait());
+  dag.applySnapshot(snapshotTrait(), localNow());
   const list = new ListView(dag, select, dag.graph.mode === "full" ? "all" : "attention");
 
   const tabButtons = new Map<Tab, HTMLButtonElement>();
@@ -208,21 +211,21 @@ function render({ model, el }: RenderProps<Traits>): () => void {
 
   const onCustom = (msg: KernelMsg): void => onMessage(msg);
   const onGraph = (): void => {
-    dag.setGraph(model.get("graph"));
+    dag.setGraph(graphTrait());
     layout();
     header.render(localNow());
     listDirty = true;
     scheduleVisible();
   };
   const onSnapshot = (): void => {
-    if (dag.applySnapshot(model.get("snapshot"), localNow())) {
+    if (dag.applySnapshot(snapshotTrait(), localNow())) {
       graph.setAllStates();
       onStates([]);
     }
   };
   model.on("msg:custom", onCustom);
-  model.on("change:graph", onGraph);
-  model.on("change:snapshot", onSnapshot);
+  model.on("change:graph_json", onGraph);
+  model.on("change:snapshot_json", onSnapshot);
 
   const timer = setInterval(() => {
     const running = dag.stats.started && !dag.stats.finished;
@@ -244,8 +247,8 @@ function render({ model, el }: RenderProps<Traits>): () => void {
     clearInterval(timer);
     if (frame !== 0) cancelAnimationFrame(frame);
     model.off("msg:custom", onCustom);
-    model.off("change:graph", onGraph);
-    model.off("change:snapshot", onSnapshot);
+    model.off("change:graph_json", onGraph);
+    model.off("change:snapshot_json", onSnapshot);
     if (panel.jobId !== null) send({ type: "unwatch", job: panel.jobId });
     root.remove();
   };
