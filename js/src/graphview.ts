@@ -55,7 +55,7 @@ export class GraphView {
       this.fit();
     });
     const tools = h("div", { class: "nbjobs-zoom" }, zoomIn, zoomOut, fit);
-    this.el = h("div", { class: "nbjobs-graph" }, this.message, this.svg, tools);
+    this.el = h("div", { class: "nbjobs-graph" }, tools, this.message, this.svg);
     this.installPanZoom();
     if (typeof ResizeObserver !== "undefined") {
       new ResizeObserver(() => {
@@ -238,7 +238,8 @@ export class GraphView {
         const rect = node.querySelector("rect");
         const w = Number(rect?.getAttribute("width") ?? 0);
         const h = Number(rect?.getAttribute("height") ?? 0);
-        clock = s("text", { class: "nbjobs-node-clock", x: w - 3, y: h - 3, "text-anchor": "end" });
+        // under the box: inside, it would cover a short label
+        clock = s("text", { class: "nbjobs-node-clock", x: w / 2, y: h + 10, "text-anchor": "middle" });
         node.append(clock);
         this.clocks.set(id, clock);
       }

@@ -20,6 +20,8 @@ export class Panel {
   private readonly output: HTMLPreElement;
   private readonly cancel: HTMLButtonElement;
   private outputLength = 0;
+  /** keep showing the newest output, until the reader scrolls up */
+  private follow = true;
 
   constructor(
     private readonly model: DagModel,
@@ -41,6 +43,10 @@ export class Panel {
     this.fields = h("dl", { class: "nbjobs-fields" });
     this.extra = h("div", { class: "nbjobs-extra" });
     this.output = h("pre", { class: "nbjobs-output" });
+    this.output.addEventListener("scroll", () => {
+      const el = this.output;
+      this.follow = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+    });
     this.el = h(
       "div",
       { class: "nbjobs-panel", hidden: true, role: "region", "aria-label": "Job details" },
@@ -62,6 +68,7 @@ export class Panel {
     replaceChildren(this.extra, h("div", { class: "nbjobs-note" }, "Loading…"));
     this.output.textContent = "";
     this.outputLength = 0;
+    this.follow = true;
     this.refresh(null);
   }
 
@@ -139,10 +146,8 @@ export class Panel {
       this.outputLength -= this.output.firstChild.textContent?.length ?? 0;
       this.output.firstChild.remove();
     }
-    // follow the output when the reader is at the bottom
-    const el = this.output;
-    if (el.scrollHeight - el.scrollTop - el.clientHeight < 40) {
-      el.scrollTop = el.scrollHeight;
+    if (this.follow) {
+      this.output.scrollTop = this.output.scrollHeight;
     }
   }
 

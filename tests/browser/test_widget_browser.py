@@ -8,6 +8,7 @@ run (open a gate, read timestamps) without typing into the page.
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 import time
 from collections.abc import Iterator
@@ -235,6 +236,8 @@ def test_live_run_clicks_output_and_cancel(
     rows = page.locator(".nbjobs-gantt-row")
     rows.first.wait_for(timeout=10_000)
     assert rows.count() >= 6
+    ARTIFACTS.mkdir(exist_ok=True)
+    root.screenshot(path=str(ARTIFACTS / "widget-timeline.png"))
     waited = page.locator(f'.nbjobs-gantt-row[data-gantt-job="{ids["bad"]}"] .nbjobs-gantt-wait')
     assert float(waited.get_attribute("width") or 0) >= 1
     assert page.locator(f'.nbjobs-gantt-row[data-gantt-job="{ids["first"]}"] .nbjobs-gantt-run')
@@ -243,6 +246,7 @@ def test_live_run_clicks_output_and_cancel(
     page.locator('.nbjobs-tabs [data-tab="list"]').click()
     list_rows = page.locator(".nbjobs-row")
     list_rows.first.wait_for(timeout=10_000)
+    root.screenshot(path=str(ARTIFACTS / "widget-list.png"))
     assert list_rows.count() == 8
     assert page.locator(f'.nbjobs-row[data-job-id="{ids["bad"]}"]').get_attribute("data-state") == (
         "failed"
@@ -252,7 +256,6 @@ def test_live_run_clicks_output_and_cancel(
     page.locator('.nbjobs-tabs [data-tab="graph"]').click()
     page.locator(NODE.format(ids["bad"])).click()
     panel.locator(".nbjobs-exception").wait_for(timeout=10_000)
-    ARTIFACTS.mkdir(exist_ok=True)
     root.screenshot(path=str(ARTIFACTS / "widget.png"))
     assert (ARTIFACTS / "widget.png").stat().st_size > 10_000
 
@@ -350,6 +353,30 @@ def test_big_graphs_paint_fast_collapse_and_list(
     record_metric("graphviz_1000_jobs_ms", float(full.get_attribute("data-engine-ms") or "nan"))
     record_metric("draw_1000_jobs_ms", float(full.get_attribute("data-draw-ms") or "nan"))
     assert paint < 5000
+
+    # zoom and pan: buttons scale the drawing, a drag moves it and selects nothing
+    viewport = full.locator(".nbjobs-viewport")
+
+    def transform() -> tuple[float, float, float]:
+        text = viewport.get_attribute("transform") or ""
+        x, y, k = (float(v) for v in re.findall(r"-?[\d.]+(?:e-?\d+)?", text)[:3])
+        return x, y, k
+
+    _, _, k0 = transform()
+    full.get_by_title("Zoom in").click()
+    x1, y1, k1 = transform()
+    assert k1 == pytest.approx(k0 * 1.25)
+    box = full.locator(".nbjobs-svg").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 40, box["y"] + 40)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 140, box["y"] + 90, steps=5)
+    page.mouse.up()
+    x2, y2, k2 = transform()
+    assert (x2 - x1, y2 - y1, k2) == (pytest.approx(100), pytest.approx(50), k1)
+    assert full.locator(".nbjobs-panel").is_hidden()
+    full.get_by_title("Fit the graph").click()
+    assert transform()[2] == pytest.approx(k0)
 
     # 1200 jobs in 3 nested schedulers: one node each, with its counts
     collapsed = roots.nth(1)
