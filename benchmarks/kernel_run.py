@@ -4,9 +4,10 @@
 nest-asyncio2 swaps asyncio's C Task and Future for the pure-Python ones for the rest of
 the process, so the two modes run in different kernels: ``co_run`` in a kernel that never
 called ``run()``, then ``run()`` in a fresh kernel, followed there by ``co_run`` again to
-show what the patch leaves behind. Each kernel gets a warm-up run first. Messages the
-kernel sends during each timed run (display updates, comm messages) are counted, for the
-live view's "at most ~20 updates a second".
+show what the patch leaves behind. Each mode runs without a live view (the engine alone),
+with the default view, and with the text view, alternating; each kernel gets a warm-up
+first. Messages the kernel sends during each timed cell (display updates, comm messages)
+are counted, for the live view's budget: at most 20 % slower, about 20 updates a second.
 
     python -m benchmarks.kernel_run                 # 10k layered jobs, 5 runs per mode
     python -m benchmarks.kernel_run --reps 3 --shape independent --window 100
@@ -55,6 +56,7 @@ def _bench_build(n):
 
 TIMED = """
 _bench_jobs, _bench_s = _bench_build({n})
+{view_line}
 gc.collect()
 try:
     _bench_t0 = time.perf_counter()
@@ -74,8 +76,17 @@ del _bench_jobs, _bench_s
 # What a live view sends: a display and its updates, or widget comm traffic. Not counted:
 # the cell's own echo (execute_input) and our report (stream).
 VIEW_MESSAGES = ("display_data", "update_display_data", "clear_output", "comm_open", "comm_msg")
+# The updates among them, for the rate: opening a view costs a fixed few messages.
+UPDATE_MESSAGES = ("update_display_data", "comm_msg")
 
 STATEMENTS = {"co_run": "await _bench_s.co_run()", "run": "_bench_s.run()"}
+
+# The live view a run shows in a cell, set through the scheduler's ``view`` attribute:
+# "none" turns it off (the engine alone), "auto" leaves the default (the graph widget when
+# it can be had), "text" asks for the status table.
+VIEWS = {"none": "_bench_s.view = False", "auto": "", "text": '_bench_s.view = "text"'}
+TARGET_VIEW = 1.2  # a live view adds at most 20 %
+TARGET_RATE = 20.0  # view messages per second, about
 
 
 @dataclass(slots=True)
@@ -136,8 +147,8 @@ class Kernel:
                 error = f"{content['ename']}: {content['evalue']}"
         return "".join(stdout), error, seen, time.perf_counter() - started
 
-    def timed(self, statement: str, n: int, timeout: float) -> Outcome:
-        code = TIMED.format(n=n, statement=statement)
+    def timed(self, statement: str, n: int, timeout: float, view: str = "auto") -> Outcome:
+        code = TIMED.format(n=n, statement=statement, view_line=VIEWS[view])
         stdout, error, seen, wall = self.execute(code, timeout)
         outcome = Outcome(cell_seconds=wall, messages=seen)
         report = [line for line in stdout.splitlines() if line.startswith("BENCH ")]
@@ -158,42 +169,62 @@ class Kernel:
         self.manager.shutdown_kernel(now=True)
 
 
-def series(kernel: Kernel, mode: str, n: int, reps: int, timeout: float, log: Any) -> list[Outcome]:
-    outcomes = []
-    for rep in range(reps):
-        outcome = kernel.timed(STATEMENTS[mode], n, timeout)
-        outcomes.append(outcome)
-        shown = f"{outcome.seconds:.3f} s" if outcome.seconds is not None else outcome.error
-        print(f"{mode} #{rep + 1}: {shown} {dict(+outcome.messages)}", file=log)
-        if outcome.error:
-            break  # the same error every time: report it once
+def series(
+    kernel: Kernel, mode: str, views: Sequence[str], args: argparse.Namespace, log: Any
+) -> dict[str, list[Outcome]]:
+    """``args.reps`` timed runs of ``mode`` per view, views alternating so that drift of the
+    machine hits them alike."""
+    outcomes: dict[str, list[Outcome]] = {view: [] for view in views}
+    for rep in range(args.reps):
+        for view in views:
+            if any(o.error for o in outcomes[view]):
+                continue  # the same error every time: report it once
+            outcome = kernel.timed(STATEMENTS[mode], args.jobs, args.timeout, view)
+            outcomes[view].append(outcome)
+            shown = f"{outcome.seconds:.3f} s" if outcome.seconds is not None else outcome.error
+            print(f"{mode} view={view} #{rep + 1}: {shown} {dict(+outcome.messages)}", file=log)
     return outcomes
 
 
-def start_kernel(setup: str, warmup: str, log: Any) -> Kernel:
+def start_kernel(setup: str, warmup: str, views: Sequence[str], log: Any) -> Kernel:
     kernel = Kernel()
     _, error, _, _ = kernel.execute(setup, 120)
     if error:
         kernel.close()
         raise RuntimeError(f"benchmark setup failed in the kernel: {error}")
     # Imports and first-call costs, on a small graph, in the mode about to be timed.
-    kernel.timed(warmup, 100, 120)
+    for view in views:
+        kernel.timed(warmup, 100, 120, view)
     return kernel
 
 
-def summarize(name: str, outcomes: list[Outcome], n: int) -> tuple[str, float | None]:
+@dataclass(slots=True)
+class Summary:
+    row: str
+    seconds: float | None = None
+    rate: float | None = None
+    error: str | None = None
+
+
+def summarize(name: str, outcomes: list[Outcome], n: int) -> Summary:
     errors = [o.error for o in outcomes if o.error]
     if errors:
-        return f"| {name} | {errors[0]} | – | – |", None
+        return Summary(f"| {name} | {errors[0]} | – | – |", error=errors[0])
     seconds = statistics.median(o.seconds for o in outcomes if o.seconds is not None)
     cell = statistics.median(o.cell_seconds for o in outcomes)
-    views = [sum(o.messages[k] for k in VIEW_MESSAGES) for o in outcomes]
-    rate = statistics.median(v / o.cell_seconds for v, o in zip(views, outcomes, strict=True))
+    sent = statistics.median(sum(o.messages[k] for k in VIEW_MESSAGES) for o in outcomes)
+    rate = statistics.median(
+        sum(o.messages[k] for k in UPDATE_MESSAGES) / o.cell_seconds for o in outcomes
+    )
     row = (
         f"| {name} | {seconds * 1e3:.0f} ms ({seconds / n * 1e6:.1f} µs/job) "
-        f"| {cell * 1e3:.0f} ms | {statistics.median(views):.0f} ({rate:.0f}/s) |"
+        f"| {cell * 1e3:.0f} ms | {sent:.0f} ({rate:.1f} updates/s) |"
     )
-    return row, seconds
+    return Summary(row, seconds, rate)
+
+
+def _verdict(value: float, target: float) -> str:
+    return f"{value:.2f} {'✓' if value <= target else '✗'} (target ≤ {target:g})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -202,11 +233,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--shape", default="layered", choices=dags.SHAPES)
     p.add_argument("--window", type=int, default=None)
     p.add_argument("--reps", type=int, default=5)
+    p.add_argument(
+        "--views",
+        default="none,auto,text",
+        help=f"comma-separated, among {', '.join(VIEWS)}: none = no live view",
+    )
     # asynciojobs, for comparison: its run() cannot work in a kernel, which shows as such.
     p.add_argument("--library", default="nbjobs", choices=("nbjobs", "asynciojobs"))
     p.add_argument("--timeout", type=float, default=300.0, help="seconds allowed for one cell")
     p.add_argument("--output", type=Path, default=RESULTS / "kernel.md")
     args = p.parse_args(argv)
+    views = [v for v in args.views.split(",") if v]
+    if unknown := [v for v in views if v not in VIEWS]:
+        p.error(f"unknown view(s) {unknown}; choose among {', '.join(VIEWS)}")
     log = sys.stderr
     setup = textwrap.dedent(
         SETUP.format(
@@ -218,15 +257,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     )
 
-    kernel = start_kernel(setup, STATEMENTS["co_run"], log)
+    kernel = start_kernel(setup, STATEMENTS["co_run"], views, log)
     try:
-        native = series(kernel, "co_run", args.jobs, args.reps, args.timeout, log)
+        native = series(kernel, "co_run", views, args, log)
     finally:
         kernel.close()
-    kernel = start_kernel(setup, STATEMENTS["run"], log)
+    kernel = start_kernel(setup, STATEMENTS["run"], views, log)
     try:
-        blocking = series(kernel, "run", args.jobs, args.reps, args.timeout, log)
-        patched = series(kernel, "co_run", args.jobs, args.reps, args.timeout, log)
+        blocking = series(kernel, "run", views, args, log)
+        patched = series(kernel, "co_run", views, args, log)
     finally:
         kernel.close()
 
@@ -235,25 +274,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{args.library}: {args.jobs:,} {args.shape} jobs (window {args.window}), "
         f"body `await asyncio.sleep(0)`, in an ipykernel; "
         f"median of {args.reps} runs per mode after a warm-up; "
-        f"{info['cores']} cores ({info['cpu']}), {info['python']}, {platform.system()}.",
+        f"{info['cores']} cores ({info['cpu']}), {info['python']}, {platform.system()}, "
+        f"load average {info['load']}.",
         "",
-        "| mode | run (timed in the kernel) | whole cell (client) | view messages in the cell |",
+        "| mode | run (timed in the kernel) | whole cell (client) | view messages |",
         "| --- | --- | --- | --- |",
     ]
-    row, t_native = summarize("`await s.co_run()`, fresh kernel", native, args.jobs)
-    lines.append(row)
-    row, t_blocking = summarize("`s.run()` (nest-asyncio2)", blocking, args.jobs)
-    lines.append(row)
-    row, _ = summarize("`await s.co_run()`, in the kernel that ran `s.run()`", patched, args.jobs)
-    lines.append(row)
+    rows: dict[tuple[str, str], Summary] = {}
+    for key, title, data in (
+        ("co_run", "`await s.co_run()`, fresh kernel", native),
+        ("run", "`s.run()` (nest-asyncio2)", blocking),
+        ("patched", "`await s.co_run()`, kernel that ran `s.run()`", patched),
+    ):
+        for view in views:
+            rows[key, view] = summarize(f"{title}, view {view}", data[view], args.jobs)
+            lines.append(rows[key, view].row)
     lines.append("")
-    if t_native and t_blocking:
-        ratio = t_blocking / t_native
-        verdict = "✓" if ratio <= TARGET_RATIO else "✗"
-        lines.append(f"run() / co_run() = {ratio:.2f} {verdict} (target ≤ {TARGET_RATIO:g})")
-    else:
-        failed = next((o.error for o in blocking + native if o.error), "no measurement")
-        lines.append(f"run() / co_run(): not measured — {failed}")
+    for view in views:
+        native_s, blocking_s = rows["co_run", view].seconds, rows["run", view].seconds
+        if native_s and blocking_s:
+            ratio = _verdict(blocking_s / native_s, TARGET_RATIO)
+            lines.append(f"- view {view}: run() / co_run() = {ratio}")
+        else:
+            failed = rows["run", view].error or rows["co_run", view].error
+            lines.append(f"- view {view}: run() / co_run() not measured: {failed}")
+    baseline = rows["co_run", "none"].seconds if "none" in views else None
+    for view in views:
+        summary = rows["co_run", view]
+        if view != "none" and baseline and summary.seconds:
+            lines.append(
+                f"- view {view}: co_run() with it / without = "
+                f"{_verdict(summary.seconds / baseline, TARGET_VIEW)}"
+            )
+        if view != "none" and summary.rate is not None:
+            ok = "✓" if summary.rate <= TARGET_RATE else "✗"
+            lines.append(
+                f"- view {view}: {summary.rate:.1f} updates a second during co_run() {ok} "
+                f"(target about {TARGET_RATE:g})"
+            )
     table = "\n".join(lines) + "\n"
     print(table)
     args.output.parent.mkdir(parents=True, exist_ok=True)
