@@ -283,7 +283,7 @@ def machine() -> dict[str, str]:
         # Another busy process skews every number: the load average shows whether one ran.
         "load": load,
         "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "os": f"{platform.system()} {platform.release()}",
+        "os": platform.system(),
         **versions,
     }
 
@@ -330,7 +330,8 @@ def render(results: list[Result], runners: Sequence[str], header: dict[str, Any]
     lines = [
         f"Measured {header['date']} on {info['cores']} cores ({info['cpu']}), "
         f"{info['python']}, {info['os']}; nbjobs {info['nbjobs']}, "
-        f"asynciojobs {info['asynciojobs']}; load average at the end {info['load']}; "
+        f"asynciojobs {info['asynciojobs']}; load average (1, 5, 15 min) "
+        f"{header.get('load_start', '?')} at the start, {info['load']} at the end; "
         f"{header.get('elapsed_s', '?')} s in all.",
         "",
         f"Job body: `await asyncio.sleep(0)`. Run time: wall time of the run alone, median of "
@@ -436,6 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for window in _windows(args.windows)
     ]
     started = time.monotonic()
+    load_start = machine()["load"]
     results = measure_all(
         runners,
         cells,
@@ -452,6 +454,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "mem_reps": args.mem_reps,
         "timeout": args.timeout,
         "elapsed_s": round(time.monotonic() - started, 1),
+        "load_start": load_start,
     }
     table = render(results, runners, header)
     print(table)
