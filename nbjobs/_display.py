@@ -14,6 +14,7 @@ import asyncio
 import html
 import importlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -129,13 +130,18 @@ class LiveView:
     def refresh(self, full: bool | None = None) -> None:
         if self.display_id is None:
             return
-        update_display = _ipython_display_module().update_display
-        bundle = self.bundle(full)
         if self.widget is not None and not self._finished:
             # the widget updates itself: only the end of the run refreshes the fallback
             return
-        update_display(bundle, raw=True, display_id=self.display_id)
+        started = time.perf_counter()
+        _ipython_display_module().update_display(
+            self.bundle(full), raw=True, display_id=self.display_id
+        )
         self.updates += 1
+        if self._coalescer is not None:
+            # a big table costs more to draw: keep drawing under a tenth of the run's time
+            cost = time.perf_counter() - started
+            self._coalescer.interval = max(UPDATE_INTERVAL, 10 * cost)
 
     # ---- following a run ----------------------------------------------------------------
     def follow(self) -> None:
@@ -149,10 +155,12 @@ class LiveView:
     def _on_event(self, event: Event) -> None:
         if event.kind is EventKind.RUN_FINISHED and event.scheduler is self.scheduler:
             self.finish()
-        elif self._coalescer is not None:
+        elif self._coalescer is not None and self.widget is None:
             self._coalescer.mark(0)
 
     def _arm_tick(self) -> None:
+        if self.widget is not None:
+            return  # the widget shows elapsed times itself
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

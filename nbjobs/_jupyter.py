@@ -7,7 +7,9 @@ Three ways to run a scheduler in a cell, all on the kernel's own event loop:
 * ``s.run()``: blocking, through :func:`nbjobs._runner.run_in_running_loop`.
 * ``h = start(s)``: returns a :class:`RunHandle` at once; the run goes on while the kernel is
   idle or runs other cells.  Interrupt while the kernel is idle cancels background runs
-  (ipykernel ignores SIGINT when idle, so a handler is installed for that case only).
+  (ipykernel ignores SIGINT when idle, so a handler is installed for that case only);
+  while a cell runs, Interrupt stops that cell as usual (and a run it awaits, ``await h``
+  included), and background runs go on.
 
 Every top-level run started in a cell shows a live view in that cell (see
 :mod:`nbjobs._display`), through the engine's ``RUN_HOOKS``.

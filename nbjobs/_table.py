@@ -14,6 +14,7 @@ provides goes through :func:`html.escape` in the HTML form.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import html
 import time
 from collections.abc import Iterator
@@ -136,8 +137,10 @@ def rows(scheduler: Any, max_rows: int = MAX_ROWS) -> tuple[list[Row], int]:
     hidden = 0
     if len(walked) > max_rows:
         # keep the rows that need attention, then show them in their own order
-        ranked = sorted(range(len(walked)), key=lambda i: (_PRIORITY[walked[i][0].status], i))
-        keep = sorted(ranked[:max_rows])
+        ranked = heapq.nsmallest(
+            max_rows, range(len(walked)), key=lambda i: (_PRIORITY[walked[i][0].status], i)
+        )
+        keep = sorted(ranked)
         hidden = len(walked) - len(keep)
         walked = [walked[i] for i in keep]
     out = []
