@@ -3,11 +3,11 @@
 Which schedulers ``nbjobs run`` runs (the script is executed with ``__name__`` set to
 ``"__nbjobs__"``, so a ``if __name__ == "__main__":`` block does not run):
 
-1. a module-level ``scheduler``, if the script defines one; else
-2. whatever a module-level function ``main()`` returns: a scheduler or a list of them
-   (build the graph there to keep importing the script cheap); else
-3. every module-level scheduler that is not nested in another one, in the order the
-   script first assigned them.
+1. a module-level ``scheduler`` (or ``main``) that is a scheduler, if there is one; else
+2. every module-level scheduler that is not nested in another one, in the order the
+   script first assigned them; else
+3. whatever a module-level function ``main()`` returns: a scheduler or a list of them
+   (to build the graph from ``sys.argv``, say).  It must not run them itself.
 
 Several schedulers run one after the other; the first one that fails stops the rest.
 The script must not run them itself when imported (guard that with the ``__main__``
@@ -168,41 +168,42 @@ def find_schedulers(namespace: dict[str, Any], where: str = "the script") -> lis
 
     script = Path(namespace.get("__file__") or where)
 
+    for name in ("scheduler", "main"):
+        found = namespace.get(name)
+        if isinstance(found, PureScheduler):
+            return [found]
     if "scheduler" in namespace:
-        found = namespace["scheduler"]
-        if not isinstance(found, PureScheduler):
-            raise UsageError(
-                f"{where} defines `scheduler` = {found!r}, which is not a Scheduler; "
-                "assign it a Scheduler, or rename it"
-            )
-        return [found]
-    if "main" in namespace and callable(namespace["main"]):
-        try:
-            made = namespace["main"]()
-        except Exception as exc:
-            raise ScriptError(script, exc) from exc
-        items = list(made) if isinstance(made, list | tuple) else [made]
-        bad = [item for item in items if not isinstance(item, PureScheduler)]
-        if bad or not items:
-            raise UsageError(
-                f"main() in {where} returned {made!r}; it should return a Scheduler "
-                "or a list of Schedulers"
-            )
-        return items
-    found_list: list[PureScheduler] = []
+        raise UsageError(
+            f"{where} defines `scheduler` = {namespace['scheduler']!r}, which is not a "
+            "Scheduler; assign it a Scheduler, or rename it"
+        )
+    top: list[PureScheduler] = []
     for value in namespace.values():
         if (
             isinstance(value, PureScheduler)
             and value.scheduler is None
-            and all(value is not seen for seen in found_list)
+            and all(value is not seen for seen in top)
         ):
-            found_list.append(value)
-    if not found_list:
+            top.append(value)
+    if top:
+        return top
+    factory = namespace.get("main")
+    if not callable(factory):
         raise UsageError(
             f"{where} defines no Scheduler: assign one to a module-level variable "
             "(`scheduler = Scheduler(...)`), or define `main()` returning one"
         )
-    return found_list
+    try:
+        made = factory()
+    except Exception as exc:
+        raise ScriptError(script, exc) from exc
+    items = list(made) if isinstance(made, list | tuple) else [made]
+    if not items or not all(isinstance(item, PureScheduler) for item in items):
+        raise UsageError(
+            f"main() in {where} returned {made!r}; it should return a Scheduler "
+            "or a list of Schedulers (and not run them)"
+        )
+    return items
 
 
 # ---------------------------------------------------------------------------------------
@@ -304,10 +305,6 @@ def _export(schedulers: Sequence[PureScheduler], dot: str | None, svg: str | Non
                 scheduler.export_as_svgfile(str(path))
 
 
-def _stdout() -> TextIO:
-    return sys.stdout
-
-
 def _command_run(options: argparse.Namespace) -> int:
     if options.svg is not None and shutil.which("dot") is None:
         raise UsageError("--svg needs graphviz's `dot` program on PATH; install graphviz")
@@ -318,7 +315,7 @@ def _command_run(options: argparse.Namespace) -> int:
             scheduler.timeout = options.timeout
         if options.window is not None:
             scheduler.jobs_window = options.window
-    runner = _Runner(live=not options.no_live, out=_stdout())
+    runner = _Runner(live=not options.no_live, out=sys.stdout)
     try:
         ok = runner.run(schedulers)
     finally:
@@ -338,7 +335,7 @@ def _command_demo(options: argparse.Namespace) -> int:
     from nbjobs._demo import demo_scheduler
 
     scheduler = demo_scheduler(scale=options.scale)
-    runner = _Runner(live=not options.no_live, out=_stdout())
+    runner = _Runner(live=not options.no_live, out=sys.stdout)
     ok = runner.run([scheduler])
     if runner.interrupted:
         return EXIT_INTERRUPTED

@@ -306,3 +306,32 @@ def test_demo_without_a_terminal_prints_lines_and_a_summary(
     assert "\x1b[" not in out
     assert "== demo: FINE" in out
     assert "12 jobs: 10 succeeded, 1 failed, 1 cancelled" in out
+
+
+def test_run_prefers_schedulers_defined_at_top_level_over_calling_main(
+    script: WriteScript, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = script("""
+        top = Scheduler(Job(ok, "top"), label="top")
+        def main():
+            print("main was called")
+            top.run()
+        if __name__ == "__main__":
+            main()
+        """)
+    assert main(["run", path]) == 0
+    out = capsys.readouterr().out
+    assert "main was called" not in out
+    assert "start      [top]" in lines_of(out)
+
+
+def test_run_accepts_a_scheduler_named_main(
+    script: WriteScript, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = script("""
+        other = Scheduler(Job(ok, "other"), label="other")
+        main = Scheduler(Job(ok, "chosen"), label="chosen")
+        """)
+    assert main(["run", path]) == 0
+    starts = [line for line in lines_of(capsys.readouterr().out) if line.startswith("start")]
+    assert starts == ["start      [chosen]"]
