@@ -335,3 +335,15 @@ def test_run_accepts_a_scheduler_named_main(
     assert main(["run", path]) == 0
     starts = [line for line in lines_of(capsys.readouterr().out) if line.startswith("start")]
     assert starts == ["start      [chosen]"]
+
+
+def test_version_and_the_console_script_entry_point(capsys: pytest.CaptureFixture[str]) -> None:
+    from nbjobs import __main__ as module
+    from nbjobs._version import __version__
+
+    # pyproject's `nbjobs = "nbjobs.__main__:main"`
+    assert module.main is main
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"nbjobs {__version__}\n"
