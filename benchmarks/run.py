@@ -231,7 +231,7 @@ def measure_all(
                 result.samples.append(sample)
                 print(f"{cell.label()} {result.runner} #{rep + 1}: {_show(sample, cell)}", file=log)
         for result in todo:
-            if result.timed_out or result.failed:
+            if result.timed_out or result.failed or mem_reps < 1:
                 continue
             # tracemalloc slows a run down 2-3x: give it room, it is not what is timed.
             memories = [
