@@ -10,6 +10,7 @@ loop that scans pending tasks. Every task a run creates is finished and awaited 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -759,7 +760,11 @@ class PureScheduler:
                 # cancelled again while cleaning up: finish the clean-up, then say so
                 interrupted = exc
             remaining = [task for task in remaining if not task.done()]
+        now = loop.time()
         for job, task in tasks:
+            if job.status is Status.RUNNING:
+                # cancelled before its task took a first step: _execute never ran
+                job._mark_cancelled(now, getattr(job, "_nbjobs_cancel_reason", reason))
             if hasattr(job, "_nbjobs_cancel_reason"):
                 del job._nbjobs_cancel_reason
             if not task.cancelled():
@@ -825,6 +830,13 @@ class PureScheduler:
             task = self._tasks.get(job)
             if task is None:
                 return False
+            if inspect.getcoroutinestate(task.get_coro()) == inspect.CORO_CREATED:  # type: ignore[arg-type]
+                # its task has not taken its first step: cancelling it would skip the
+                # bookkeeping in _execute, so do it here
+                task.cancel(reason)
+                job._mark_cancelled(loop.time(), reason)
+                self._job_ended(job)
+                return True
             job._nbjobs_cancel_reason = reason  # type: ignore[attr-defined]
             task.cancel(reason)
             return True
