@@ -593,3 +593,18 @@ def test_missing_bundle_is_a_clear_error(
     with pytest.raises(FileNotFoundError, match="npm --prefix js ci"):
         DagWidget(s)
     assert comms == []
+
+
+def test_missing_test_tools_skip_but_fail_under_ci(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.browser.support import need
+
+    need(True, "never said")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="chromium is missing"):
+        need(False, "chromium is missing")
+    assert "skipped: chromium is missing" in capsys.readouterr().out
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI is set and chromium is missing"):
+        need(False, "chromium is missing")

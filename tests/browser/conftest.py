@@ -32,13 +32,16 @@ def browser_ready() -> None:
     ensure_bundle()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop marked as running
+# on this thread while it is open, which would break every later test that calls
+# asyncio.run().
+@pytest.fixture(scope="module")
 def lab(browser_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     with jupyter_lab(tmp_path_factory.mktemp("lab")) as server:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(browser_ready: None) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 

@@ -7,6 +7,7 @@ the server and the browser are always shut down, whatever the tests did.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import logging
@@ -137,9 +138,29 @@ def jupyter_lab(tmp: Path, timeout: float = 90.0) -> Iterator[Lab]:
                         f"jupyter lab did not answer in {timeout:g}s:\n{log.read_text()[-3000:]}"
                     ) from None
                 time.sleep(0.2)
+        # a crash of the test session (INTERNALERROR) skips fixture teardowns, not atexit
+        atexit.register(stop_process_group, proc)
         yield Lab(url=url, token=token, root=root, runtime=runtime, log=log)
     finally:
+        shutdown_kernels(url, token)
         stop_process_group(proc)
+        atexit.unregister(stop_process_group)
+
+
+def shutdown_kernels(url: str, token: str) -> None:
+    """Ask the server to stop its kernels: each runs in a session of its own, so a
+    signal to the server's process group does not reach them."""
+    try:
+        with urllib.request.urlopen(f"{url}/api/kernels?token={token}", timeout=5) as r:
+            kernels = json.load(r)
+        for kernel in kernels:
+            request = urllib.request.Request(
+                f"{url}/api/kernels/{kernel['id']}?token={token}", method="DELETE"
+            )
+            with urllib.request.urlopen(request, timeout=10):
+                pass
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        logger.warning("could not stop the kernels through the server: %s", exc)
 
 
 def stop_process_group(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
