@@ -49,6 +49,10 @@ class Subscribers:
 
     __slots__ = ("_callbacks",)
 
+    #: Subscriptions alive in the process: when none, the engine skips building events
+    #: altogether (a run without views pays nothing for them).
+    active = 0
+
     def __init__(self) -> None:
         self._callbacks: list[Callback] = []
 
@@ -59,12 +63,14 @@ class Subscribers:
         if not callable(callback):
             raise TypeError(f"subscribe() takes a callable, got {callback!r}")
         self._callbacks.append(callback)
+        Subscribers.active += 1
 
         def unsubscribe() -> None:
             # identity, not equality: the same bound method may be subscribed twice
             for index, known in enumerate(self._callbacks):
                 if known is callback:
                     del self._callbacks[index]
+                    Subscribers.active -= 1
                     return
 
         return unsubscribe

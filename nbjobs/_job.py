@@ -9,7 +9,6 @@ the ``_mark_*`` methods; everything else here is read-only for views.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import functools
 import inspect
@@ -17,11 +16,12 @@ import itertools
 import math
 import threading
 import traceback
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._capture import JobOutput
-from ._events import Event, EventKind
+from ._events import Event, EventKind, Subscribers
 from ._exceptions import JobNotDoneError, RequirementError
 from ._jobset import OrderedSet
 
@@ -51,6 +51,7 @@ class Status(enum.Enum):
 _FINISHED = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.SKIPPED})
 
 _ids = itertools.count(1)
+_UNSET: Any = object()
 
 
 def check_timeout(value: object, what: str = "timeout") -> float | None:
@@ -98,6 +99,30 @@ class AbstractJob:
     seconds before attempt n+2).
     """
 
+    # Defaults live on the class: an instance stores only what differs, which keeps a job
+    # small (CPython stops sharing dict keys between instances past ~30 attributes) and
+    # lets a reset fall back to them by deleting instance attributes.
+    _status = Status.IDLE
+    _started = False
+    _result: Any = None
+    _exception: BaseException | None = None
+    _owner_ref: weakref.ref[PureScheduler] | None = None
+    _user_scheduler: Any = _UNSET
+    _output: JobOutput | None = None
+    _sched_id: str | None = None
+    _time_limit: float | None = None
+    retries = 0
+    retry_delay = 0.0
+    backoff = 2.0
+    #: jobs whose results this job takes as arguments (a subset of ``required``)
+    data_required: tuple[AbstractJob, ...] = ()
+    cancel_reason: str | None = None
+    skip_reason: str | None = None
+    ready_time: float | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    attempts = 0
+
     def __init__(
         self,
         *,
@@ -115,48 +140,88 @@ class AbstractJob:
         self.forever = bool(forever)
         self.critical = bool(critical)
         self.label = label
-        self.timeout = check_timeout(timeout, "timeout")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ValueError(f"retries must be an int >= 0, got {retries!r}")
-        self.retries = retries
-        if isinstance(retry_delay, bool) or not isinstance(retry_delay, int | float):
-            raise TypeError(f"retry_delay must be a number of seconds, got {retry_delay!r}")
-        if not retry_delay >= 0:
-            raise ValueError(f"retry_delay must be >= 0 seconds, got {retry_delay!r}")
-        self.retry_delay = float(retry_delay)
-        if isinstance(backoff, bool) or not isinstance(backoff, int | float) or not backoff >= 1:
-            raise ValueError(f"backoff must be a number >= 1, got {backoff!r}")
-        self.backoff = float(backoff)
+        if timeout is not None:
+            # kept apart from a plain ``timeout`` attribute: asynciojobs subclasses use
+            # that name for their own purposes
+            self._time_limit = check_timeout(timeout, "timeout")
+        if retries != 0:
+            if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+                raise ValueError(f"retries must be an int >= 0, got {retries!r}")
+            self.retries = retries
+        if retry_delay != 0.0:
+            if isinstance(retry_delay, bool) or not isinstance(retry_delay, int | float):
+                raise TypeError(f"retry_delay must be a number of seconds, got {retry_delay!r}")
+            if not retry_delay >= 0:
+                raise ValueError(f"retry_delay must be >= 0 seconds, got {retry_delay!r}")
+            self.retry_delay = float(retry_delay)
+        if backoff != 2.0:
+            if (
+                isinstance(backoff, bool)
+                or not isinstance(backoff, int | float)
+                or not backoff >= 1
+            ):
+                raise ValueError(f"backoff must be a number >= 1, got {backoff!r}")
+            self.backoff = float(backoff)
         self.required: OrderedSet[AbstractJob] = OrderedSet()
-        # jobs whose results this job takes as arguments (a subset of required)
-        self.data_required: tuple[AbstractJob, ...] = ()
-        self.scheduler: PureScheduler | None = None
-        self.output = JobOutput()
-        self._loop_thread: int | None = None
-        self._reset_state()
-        # asynciojobs' list() numbering, set by the scheduler
-        self._sched_id: str | None = None
-        self.requires(required)
+        if required is not None:
+            self.requires(required)
         if scheduler is not None:
             scheduler.add(self)
 
+    # ---- ownership ---------------------------------------------------------------------
+    def _owner(self) -> PureScheduler | None:
+        ref = self._owner_ref
+        return ref() if ref is not None else None
+
+    @property
+    def scheduler(self) -> Any:
+        """The scheduler this job belongs to, or None.
+
+        Held weakly: a job does not keep its scheduler alive. Assigning it (as some
+        asynciojobs subclasses do, for their own use) stores that value for the subclass
+        and changes nothing for nbjobs.
+        """
+        if self._user_scheduler is not _UNSET:
+            return self._user_scheduler
+        return self._owner()
+
+    @scheduler.setter
+    def scheduler(self, value: Any) -> None:
+        self._user_scheduler = value
+
     # ---- state -----------------------------------------------------------------------
-    def _reset_state(self) -> None:
-        self._status = Status.IDLE
-        self._started = False
-        self._result: Any = None
-        self._exception: BaseException | None = None
-        self.cancel_reason: str | None = None
-        self.skip_reason: str | None = None
-        self.ready_time: float | None = None
-        self.start_time: float | None = None
-        self.end_time: float | None = None
-        self.attempts = 0
-        self.output.clear()
+    _RESET = (
+        "_started",
+        "_result",
+        "_exception",
+        "cancel_reason",
+        "skip_reason",
+        "ready_time",
+        "start_time",
+        "end_time",
+        "attempts",
+    )
+
+    def _reset_state(self, now: float | None = None) -> None:
+        attrs = self.__dict__
+        for name in self._RESET:
+            attrs.pop(name, None)
+        if self._output is not None:
+            self._output.clear()
+        if self._status is not Status.IDLE:
+            self._set_status(Status.IDLE, now)
 
     @property
     def status(self) -> Status:
         return self._status
+
+    @property
+    def output(self) -> JobOutput:
+        """What the job wrote (stdout, stderr, logging) while it ran."""
+        out = self._output
+        if out is None:
+            out = self._output = JobOutput()
+        return out
 
     @property
     def duration(self) -> float | None:
@@ -173,22 +238,30 @@ class AbstractJob:
         return "".join(traceback.format_exception(exc))
 
     def _emit(self, kind: EventKind, time: float | None = None, **fields: Any) -> None:
-        owner = self.scheduler
+        if not Subscribers.active:
+            return
+        first = self._owner()
+        owner = first
         event: Event | None = None
         while owner is not None:
             if owner._subscribers:
                 if event is None:
-                    event = Event(kind, self.scheduler, self, time, self._status, **fields)
+                    event = Event(kind, first, self, time, self._status, **fields)
                 owner._subscribers.send(event)
-            owner = owner.scheduler
-        # a scheduler's own subscribers also hear about the scheduler itself as a job
-        own = getattr(self, "_subscribers", None)
-        if own and kind is EventKind.STATUS:
-            own.send(event or Event(kind, self.scheduler, self, time, self._status, **fields))
+            owner = owner._owner()
 
     def _set_status(self, status: Status, now: float | None) -> None:
+        old = self._status
         self._status = status
-        self._emit(EventKind.STATUS, now)
+        ref = self._owner_ref
+        if ref is not None:
+            owner = ref()
+            if owner is not None:
+                counts = owner._counts
+                counts[old] -= 1
+                counts[status] += 1
+        if Subscribers.active:
+            self._emit(EventKind.STATUS, now)
 
     def _mark_ready(self, now: float, waiting: bool) -> None:
         self.ready_time = now
@@ -200,11 +273,11 @@ class AbstractJob:
         self.start_time = now
         if self.ready_time is None:
             self.ready_time = now
-        self._loop_thread = threading.get_ident()
         self._set_status(Status.RUNNING, now)
 
     def _mark_succeeded(self, now: float, result: Any) -> None:
-        self._result = result
+        if result is not None:
+            self._result = result
         self.end_time = now
         self._set_status(Status.SUCCEEDED, now)
 
@@ -225,12 +298,14 @@ class AbstractJob:
 
     def _record_output(self, stream: str, text: str) -> None:
         self.output.append(stream, text)
-        if self._loop_thread is None or self._loop_thread == threading.get_ident():
+        if not Subscribers.active:
+            return
+        owner = self._owner()
+        if owner is None or owner._loop_thread in (None, threading.get_ident()):
             self._emit(EventKind.OUTPUT, None, text=text, stream=stream)
             return
         # written from a worker thread (a sync job): views live on the loop's thread
-        owner = self.scheduler
-        loop = owner._loop if owner is not None else None
+        loop = owner._loop
         if loop is not None and not loop.is_closed():
             emit = functools.partial(self._emit, EventKind.OUTPUT, None, text=text, stream=stream)
             loop.call_soon_threadsafe(emit)
@@ -303,8 +378,9 @@ class AbstractJob:
                 self.required.remove(job)
             else:
                 self.required.add(job)
-        if found and self.scheduler is not None:
-            self.scheduler._structure_changed()
+        owner = self._owner()
+        if found and owner is not None:
+            owner._structure_changed()
         return self
 
     # ---- what subclasses define ---------------------------------------------------------
@@ -362,7 +438,7 @@ class AbstractJob:
         Returns False when there is nothing to cancel (no run going on, or already finished).
         The rest of the run goes on; jobs that consume this job's result are skipped.
         """
-        owner = self.scheduler
+        owner = self._owner()
         if owner is None or self._status.finished:
             return False
         return owner._cancel_job(self, str(reason))
@@ -484,6 +560,9 @@ def _substitute(value: Any, depth: int = 0) -> Any:
     return value
 
 
+_ONE_SHOT, _ASYNC_FN, _SYNC_FN = 0, 1, 2
+
+
 class Job(AbstractJob):
     """A job made of a coroutine object, an async callable or a plain callable.
 
@@ -497,6 +576,11 @@ class Job(AbstractJob):
     job did not succeed, this job is skipped. ``coshutdown`` is an optional coroutine
     object or callable run at shutdown. Other keyword arguments are those of AbstractJob.
     """
+
+    coshutdown: Any = None
+    _args: tuple[Any, ...] = ()
+    _kwargs: dict[str, Any] = {}  # noqa: RUF012 - shared and never mutated
+    _consumed = False
 
     def __init__(
         self,
@@ -515,15 +599,10 @@ class Job(AbstractJob):
         **kwargs: Any,
     ) -> None:
         self.corun = corun
-        self.coshutdown = coshutdown
-        self._args = args
-        self._kwargs = kwargs
-        self._fn: Callable[..., Any] | None = None
-        self._coro: Awaitable[Any] | None = None
-        self._is_async = False
-        self._consumed = False
+        if coshutdown is not None:
+            self.coshutdown = coshutdown
         try:
-            data = _find_job_args(args, kwargs)
+            data = _find_job_args(args, kwargs) if (args or kwargs) else []
             if inspect.isawaitable(corun):
                 if data:
                     raise TypeError(
@@ -549,15 +628,18 @@ class Job(AbstractJob):
                         f"Job({corun!r}): this coroutine object was already awaited or "
                         "closed; create a fresh one, or pass the async function"
                     )
-                self._coro = corun
+                self._mode = _ONE_SHOT
             elif inspect.isasyncgenfunction(corun) or inspect.isasyncgen(corun):
                 raise TypeError(
                     f"Job() cannot run an async generator ({corun!r}); wrap it in an "
                     "'async def' that iterates it"
                 )
             elif callable(corun) and not isinstance(corun, AbstractJob):
-                self._fn = corun
-                self._is_async = _is_async_callable(corun)
+                self._mode = _ASYNC_FN if _is_async_callable(corun) else _SYNC_FN
+                if args:
+                    self._args = args
+                if kwargs:
+                    self._kwargs = kwargs
             else:
                 raise TypeError(
                     f"Job() takes a coroutine object, an async function or a plain callable; "
@@ -569,6 +651,7 @@ class Job(AbstractJob):
                 raise TypeError(
                     f"coshutdown must be a coroutine object or a callable, got {coshutdown!r}"
                 )
+            self._guard_coroutines()
             super().__init__(
                 forever=forever,
                 critical=critical,
@@ -591,39 +674,44 @@ class Job(AbstractJob):
             raise
 
     def text_label(self) -> str:
-        target = self._fn if self._fn is not None else self.corun
+        target = self.corun
         if inspect.iscoroutine(target):
             return str(target.__qualname__)
-        if self._fn is not None:
-            return _callable_name(self._fn)
+        if self._mode != _ONE_SHOT:
+            return _callable_name(target)
         return type(target).__name__
 
     def _is_rerunnable(self) -> bool:
-        return self._fn is not None or not self._consumed
+        return self._mode != _ONE_SHOT or not self._consumed
 
-    def _make_awaitable(self) -> Awaitable[Any]:
-        if self._fn is None:
+    def _body(self) -> Awaitable[Any]:
+        """The awaitable for one attempt: the coroutine, or a fresh call."""
+        mode = self._mode
+        if mode == _ONE_SHOT:
             if self._consumed:
                 raise RuntimeError(f"{self!r}: its coroutine object was already awaited")
             self._consumed = True
-            assert self._coro is not None
-            return self._coro
-        args = tuple(_substitute(a) for a in self._args) if self.data_required else self._args
-        kwargs = (
-            {k: _substitute(v) for k, v in self._kwargs.items()}
-            if self.data_required
-            else self._kwargs
-        )
-        if self._is_async:
-            awaitable = self._fn(*args, **kwargs)
+            return self.corun  # type: ignore[no-any-return]
+        args, kwargs = self._args, self._kwargs
+        if self.data_required:
+            args = tuple(_substitute(a) for a in args)
+            kwargs = {k: _substitute(v) for k, v in kwargs.items()}
+        if mode == _ASYNC_FN:
+            awaitable = self.corun(*args, **kwargs)
             if not inspect.isawaitable(awaitable):
-                raise TypeError(f"{self._fn!r} returned {awaitable!r}, not an awaitable")
+                raise TypeError(f"{self.corun!r} returned {awaitable!r}, not an awaitable")
             return awaitable
-        return _call_in_thread(self._fn, args, kwargs)
+        return _call_in_thread(self.corun, args, kwargs)
+
+    def _make_awaitable(self) -> Awaitable[Any]:
+        if type(self).co_run is not Job.co_run:
+            # a subclass wraps co_run() (as asynciojobs allows): honour it
+            return AbstractJob._make_awaitable(self)
+        return self._body()
 
     async def co_run(self) -> Any:
-        """Run the body once (asynciojobs' entry point; the engine uses it too)."""
-        return await self._make_awaitable()
+        """Run the body once (asynciojobs' entry point)."""
+        return await self._body()
 
     async def co_shutdown(self) -> Any:
         shutdown = self.coshutdown
@@ -638,7 +726,7 @@ class Job(AbstractJob):
         return result
 
     def _close_coroutines(self) -> None:
-        for obj in (self.corun, self.coshutdown):
+        for obj in (self.__dict__.get("corun"), self.__dict__.get("coshutdown")):
             if inspect.iscoroutine(obj) and inspect.getcoroutinestate(obj) == (
                 inspect.CORO_CREATED
             ):
@@ -648,12 +736,29 @@ class Job(AbstractJob):
         """Close the coroutine objects this job holds, if they never ran."""
         self._close_coroutines()
 
-    def __del__(self) -> None:
-        # A one-shot job that never ran (skipped, or its scheduler never run) would make
-        # Python warn "coroutine ... was never awaited" about a coroutine the user handed
-        # over to us: its state is visible on the job, so close it quietly.
-        with contextlib.suppress(Exception):
-            self._close_coroutines()
+    def _guard_coroutines(self) -> None:
+        """Close this job's coroutine objects when the job goes away, if they never ran.
+
+        A one-shot job that never ran (skipped, or its scheduler never run) would make
+        Python warn "coroutine ... was never awaited" about a coroutine the user handed
+        over to us; its state is visible on the job. A ``__del__`` is not enough: when the
+        garbage collector frees a cycle holding the job (a stored exception's frames hold
+        the caller's frames, and so the scheduler), the coroutine's own finalizer may run
+        first. The finalizer keeps the coroutines reachable until the job is gone.
+        """
+        coros = [
+            obj
+            for obj in (self.__dict__.get("corun"), self.__dict__.get("coshutdown"))
+            if inspect.iscoroutine(obj)
+        ]
+        if coros:
+            self._finalizer = weakref.finalize(self, _close_unstarted, *coros)
+
+
+def _close_unstarted(*coros: Any) -> None:
+    for coro in coros:
+        if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+            coro.close()
 
 
 async def _call_in_thread(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Any) -> Any:

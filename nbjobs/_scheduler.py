@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ from ._exceptions import (
     OwnershipError,
     RequirementError,
 )
-from ._job import AbstractJob, Status, _ids, check_timeout
+from ._job import _UNSET, AbstractJob, Status, _ids, check_timeout
 from ._jobset import OrderedSet, ReadOnlyJobs
 from ._runloop import run_blocking
 from ._sequence import flatten
@@ -94,11 +96,15 @@ class PureScheduler:
         view: Any = None,
     ) -> None:
         self._jobs: OrderedSet[AbstractJob] = OrderedSet()
-        if not hasattr(self, "scheduler"):
+        if not isinstance(self, AbstractJob):
             # a PureScheduler is never nested, but views treat every scheduler alike
-            self.scheduler: PureScheduler | None = None
             self.id: int = next(_ids)
             self.label: Any = None
+        # jobs per status among this scheduler's own jobs, kept by the jobs themselves:
+        # statistics() costs O(schedulers), not O(jobs)
+        self._counts: dict[Status, int] = dict.fromkeys(Status, 0)
+        self._nested: list[PureScheduler] = []
+        self._loop_thread: int | None = None
         self.jobs_window = _check_window(jobs_window)
         self.timeout = check_timeout(timeout, "timeout")
         self.shutdown_timeout = check_timeout(shutdown_timeout, "shutdown_timeout")
@@ -145,11 +151,20 @@ class PureScheduler:
     def __contains__(self, job: object) -> bool:
         return job in self._jobs
 
+    # a PureScheduler is never nested; these make every scheduler look alike to views
+    _owner_ref: Any = None
+    _user_scheduler: Any = _UNSET
+    scheduler = AbstractJob.scheduler
+
+    def _owner(self) -> PureScheduler | None:
+        ref = self._owner_ref
+        return ref() if ref is not None else None
+
     def _ancestors(self) -> Iterator[PureScheduler]:
         owner: PureScheduler | None = self
         while owner is not None:
             yield owner
-            owner = owner.scheduler
+            owner = owner._owner()
 
     def add(self, job: Any) -> Any:
         """Add one job or Sequence; returns it, for chaining."""
@@ -167,16 +182,17 @@ class PureScheduler:
         return job
 
     def _add_one(self, job: AbstractJob) -> None:
-        if job.scheduler is self:
+        current = job._owner()
+        if current is self:
             return
         if self._running:
             raise AlreadyRunningError(
                 f"cannot add {job!r} to {self.label_text_or_repr()} while it runs; "
                 "add jobs before co_run() or after it returned"
             )
-        if job.scheduler is not None:
+        if current is not None:
             raise OwnershipError(
-                f"{job!r} already belongs to {job.scheduler.label_text_or_repr()}; a job can "
+                f"{job!r} already belongs to {current.label_text_or_repr()}; a job can "
                 "be in one scheduler only: remove it there first (scheduler.remove(job)) "
                 "or create another job"
             )
@@ -185,7 +201,12 @@ class PureScheduler:
                 f"cannot add {job!r} into {self.label_text_or_repr()}: it contains it already"
             )
         self._jobs.add(job)
-        job.scheduler = self
+        # weak: jobs do not keep their scheduler alive, so a scheduler and its jobs are
+        # freed by reference counting (and a never-run coroutine closed by its Job)
+        job._owner_ref = weakref.ref(self)
+        self._counts[job._status] += 1
+        if isinstance(job, PureScheduler):
+            self._nested.append(job)
         self._structure_changed()
 
     def update(self, jobs: Iterable[Any]) -> PureScheduler:
@@ -202,7 +223,10 @@ class PureScheduler:
         if self._running:
             raise AlreadyRunningError(f"cannot remove {job!r} while {self!r} runs")
         self._jobs.remove(job)
-        job.scheduler = None
+        job._owner_ref = None
+        self._counts[job._status] -= 1
+        if isinstance(job, PureScheduler):
+            self._nested.remove(job)
         self._structure_changed()
         return self
 
@@ -227,6 +251,8 @@ class PureScheduler:
         return self._subscribers.add(callback)
 
     def _emit_scheduler_event(self, kind: EventKind, text: str | None = None) -> None:
+        if not Subscribers.active:
+            return
         event: Event | None = None
         for owner in self._ancestors():
             if owner._subscribers:
@@ -261,9 +287,8 @@ class PureScheduler:
 
     def _check_acyclic(self) -> None:
         _graph.check_acyclic(self._jobs, self._preds)
-        for job in self._jobs:
-            if isinstance(job, PureScheduler):
-                job._check_acyclic()
+        for job in self._nested:
+            job._check_acyclic()
 
     def entry_jobs(self) -> Iterator[AbstractJob]:
         """Jobs that require nothing in this scheduler."""
@@ -365,13 +390,13 @@ class PureScheduler:
             self._structure_changed()
         return fine
 
-    def iterate_jobs(self, scan_schedulers: bool = False) -> Iterator[AbstractJob]:
-        """Every job, nested ones included; nested schedulers themselves with
-        ``scan_schedulers=True``."""
+    def iterate_jobs(self, scan_schedulers: bool = False) -> Iterator[Any]:
+        """Every job, nested ones included; with ``scan_schedulers=True`` the schedulers
+        too, this one first (as asynciojobs)."""
+        if scan_schedulers:
+            yield self
         for job in self._jobs:
             if isinstance(job, PureScheduler):
-                if scan_schedulers:
-                    yield job
                 yield from job.iterate_jobs(scan_schedulers)
             else:
                 yield job
@@ -395,9 +420,9 @@ class PureScheduler:
                         f"{self.label_text_or_repr()}; add it there, or call "
                         "scheduler.sanitize() to drop requirements outside the scheduler"
                     )
-            if isinstance(job, PureScheduler) and job.status is not Status.SUCCEEDED:
+            if isinstance(job, PureScheduler) and job._status is not Status.SUCCEEDED:
                 job._validate()
-        _graph.check_acyclic(self._jobs, self._preds)
+                job._check_acyclic()
         spent = list(self._spent_jobs())
         if spent:
             shown = ", ".join(repr(job) for job in spent[:10])
@@ -452,6 +477,7 @@ class PureScheduler:
                 "(or cancel it) before running it again"
             )
         self._validate()
+        plan = self._plan()  # raises CycleError before anything runs
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._running = True
@@ -466,19 +492,22 @@ class PureScheduler:
         self._tasks = {}
         self._waiting = deque()
         self._active = 0
-        _capture.install()
+        self._loop_thread = threading.get_ident()
         enders: list[Callable[[], None]] = []
         external: BaseException | None = None
         timer: asyncio.TimerHandle | None = None
+        # views start before output capture, so that what they draw is not taken for a
+        # job's output
+        if self._owner() is None:
+            enders = self._call_run_hooks()
+        _capture.install()
         try:
-            if self.scheduler is None:
-                enders = self._call_run_hooks()
             self._emit_scheduler_event(EventKind.RUN_STARTED)
             if self.verbose:
                 logger.info("%r: run starts with %d jobs", self, len(self._jobs))
             if self.timeout is not None:
                 timer = loop.call_at(self._run_started + self.timeout, self._finish, "timeout")
-            self._start_run()
+            self._start_run(*plan)
             try:
                 await self._done_fut
             except asyncio.CancelledError as exc:
@@ -496,6 +525,9 @@ class PureScheduler:
             finally:
                 self._running = False
                 self._run_ended = loop.time()
+                self._done_fut = None
+                self._succ = {}
+                self._pending = {}
                 _capture.uninstall()
                 why = self.why()
                 if self.verbose:
@@ -514,7 +546,8 @@ class PureScheduler:
         if self._running:
             raise AlreadyRunningError(f"cannot reset {self.label_text_or_repr()} while it runs")
         for job in self.iterate_jobs(scan_schedulers=True):
-            job._reset_state()
+            if isinstance(job, AbstractJob):
+                job._reset_state()
             if isinstance(job, PureScheduler):
                 job._outcome = None
         self._outcome = None
@@ -541,22 +574,51 @@ class PureScheduler:
                 enders.append(end)
         return enders
 
-    def _start_run(self) -> None:
-        assert self._loop is not None
-        now = self._loop.time()
-        todo = [job for job in self._jobs if job.status is not Status.SUCCEEDED]
-        for job in todo:
-            if job.status is not Status.IDLE:
-                job._reset_state()
-                job._emit(EventKind.STATUS, now)
-        self._succ = _graph.successors_map(todo, self._preds)
+    def _plan(
+        self,
+    ) -> tuple[list[AbstractJob], dict[AbstractJob, list[AbstractJob]], dict[AbstractJob, int]]:
+        """One pass over the graph: what runs, successors, unfinished requirement counts.
+
+        Jobs that succeeded in an earlier run are done already; the rest run (again).
+        Kahn's algorithm on the counts proves the graph acyclic before anything starts.
+        """
+        todo = [job for job in self._jobs if job._status is not Status.SUCCEEDED]
+        succ: dict[AbstractJob, list[AbstractJob]] = {job: [] for job in todo}
         pending: dict[AbstractJob, int] = {}
         for job in todo:
             count = 0
             for req in job.required:
-                if req.status is not Status.SUCCEEDED:
+                bucket = succ.get(req)
+                if bucket is not None:
+                    bucket.append(job)
                     count += 1
             pending[job] = count
+        left = dict(pending)
+        ready = deque(job for job in todo if not left[job])
+        seen = 0
+        while ready:
+            job = ready.popleft()
+            seen += 1
+            for nxt in succ[job]:
+                left[nxt] -= 1
+                if not left[nxt]:
+                    ready.append(nxt)
+        if seen != len(todo):
+            _graph.check_acyclic(todo, self._preds)  # raises, with the cycle
+        return todo, succ, pending
+
+    def _start_run(
+        self,
+        todo: list[AbstractJob],
+        succ: dict[AbstractJob, list[AbstractJob]],
+        pending: dict[AbstractJob, int],
+    ) -> None:
+        assert self._loop is not None
+        now = self._loop.time()
+        for job in todo:
+            if job._status is not Status.IDLE or job._started:
+                job._reset_state(now)
+        self._succ = succ
         self._pending = pending
         self._left = len(todo)
         self._finite_left = sum(1 for job in todo if not job.forever)
@@ -573,12 +635,12 @@ class PureScheduler:
         """All of ``job``'s requirements ended: start it, queue it, or skip it."""
         if self._closing:
             return
-        if job.status is Status.CANCELLED:
+        if job._status is Status.CANCELLED:
             # cancelled before it was ready: it ends now, in order
             self._settling.append(job)
             return
         for producer in job.data_required:
-            if producer.status is not Status.SUCCEEDED:
+            if producer._status is not Status.SUCCEEDED:
                 assert self._loop is not None
                 job._mark_skipped(
                     self._loop.time(),
@@ -609,12 +671,13 @@ class PureScheduler:
         assert loop is not None
         token = _capture.current_job.set(job)
         try:
-            timeout = job.timeout if not isinstance(job, PureScheduler) else None
+            timeout = job._time_limit
             if timeout is None and not job.retries:
                 # the hot path: no timeout, no retries
                 try:
                     result = await job._make_awaitable()
                 except Exception as exc:
+                    _strip_engine_frames(exc)
                     job._mark_failed(loop.time(), exc)
                 else:
                     job._mark_succeeded(loop.time(), result)
@@ -672,6 +735,7 @@ class PureScheduler:
                     exc.add_note(
                         f"nbjobs: {job.label_text()!r} exceeded its timeout of {timeout:g}s"
                     )
+                _strip_engine_frames(exc)
                 job._mark_failed(loop.time(), exc)
                 return
             job._mark_succeeded(loop.time(), result)
@@ -691,7 +755,7 @@ class PureScheduler:
         self._active -= 1
         if self._closing:
             return
-        if job.status is Status.FAILED:
+        if job._status is Status.FAILED:
             self._failures.append(job)
             if job.critical:
                 self._finish("critical", f"critical job {job.label_text()!r} failed")
@@ -779,7 +843,7 @@ class PureScheduler:
                 job._mark_skipped(now, f"the run ended first ({reason})")
                 if isinstance(job, PureScheduler):
                     for inner in job.iterate_jobs(scan_schedulers=True):
-                        if inner.status in (Status.IDLE, Status.WAITING):
+                        if inner is not job and inner.status in (Status.IDLE, Status.WAITING):
                             inner._mark_skipped(now, f"the run ended first ({reason})")
         self._waiting.clear()
         self._tasks = {}
@@ -853,17 +917,18 @@ class PureScheduler:
         return False
 
     # ---- shutdown -----------------------------------------------------------------------
-    async def co_shutdown(self) -> bool:
+    async def co_shutdown(self) -> bool | None:
         """Call every job's ``co_shutdown()`` (once per run), within ``shutdown_timeout``.
 
         Returns True if all returned in time without raising.
         """
         if self._did_shutdown:
-            return True
+            return None  # as asynciojobs: the shutdown of this run happened already
         self._did_shutdown = True
-        if not self._jobs:
+        hooks = [job for job in self._jobs if _has_shutdown_hook(job)]
+        if not hooks:
             return True
-        tasks = [asyncio.ensure_future(_shutdown_one(job)) for job in self._jobs]
+        tasks = [asyncio.ensure_future(_shutdown_one(job)) for job in hooks]
         done, pending = await asyncio.wait(tasks, timeout=self.shutdown_timeout)
         fine = not pending
         for task in pending:
@@ -881,9 +946,8 @@ class PureScheduler:
                 fine = False
         return fine
 
-    def shutdown(self) -> bool:
-        """Blocking ``co_shutdown()``."""
-        self._did_shutdown = False
+    def shutdown(self) -> bool | None:
+        """Blocking ``co_shutdown()`` (a run shuts its jobs down already when it ends)."""
         return run_blocking(self.co_shutdown, "shutdown()")
 
     # ---- outcome ------------------------------------------------------------------------
@@ -922,12 +986,8 @@ class PureScheduler:
 
     def statistics(self, recursive: bool = True) -> RunStatistics:
         """An immutable snapshot: counts per status, elapsed time, outcome."""
-        counts = dict.fromkeys(Status, 0)
-        jobs = self.iterate_jobs() if recursive else iter(self._jobs)
-        total = 0
-        for job in jobs:
-            counts[job.status] += 1
-            total += 1
+        counts = self._leaf_counts() if recursive else dict(self._counts)
+        total = sum(counts.values())
         elapsed = None
         if self._run_started is not None:
             end = self._run_ended
@@ -944,6 +1004,14 @@ class PureScheduler:
             outcome=self._outcome,
             why=self.why(),
         )
+
+    def _leaf_counts(self) -> dict[Status, int]:
+        counts = dict(self._counts)
+        for nested in self._nested:
+            counts[nested._status] -= 1  # type: ignore[attr-defined]
+            for status, n in nested._leaf_counts().items():
+                counts[status] += n
+        return counts
 
     @property
     def is_running_now(self) -> bool:
@@ -1056,6 +1124,28 @@ def _ended_how(job: AbstractJob) -> str:
     return f"did not succeed ({status.value})"
 
 
+def _has_shutdown_hook(job: AbstractJob) -> bool:
+    """False for jobs whose co_shutdown() does nothing: no task for them at the end."""
+    from ._job import Job
+
+    hook = type(job).co_shutdown
+    if hook is AbstractJob.co_shutdown:
+        return False
+    return not (hook is Job.co_shutdown and job.coshutdown is None)  # type: ignore[attr-defined]
+
+
+def _strip_engine_frames(exc: BaseException) -> None:
+    """Drop this module's frames from the head of a job's traceback.
+
+    They are noise for the user, and they hold the scheduler: keeping them would tie the
+    scheduler and its jobs into a reference cycle that only the garbage collector frees.
+    """
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    exc.__traceback__ = tb
+
+
 async def _shutdown_one(job: AbstractJob) -> bool:
     try:
         await job.co_shutdown()
@@ -1149,12 +1239,13 @@ class Scheduler(PureScheduler, AbstractJob):
 
     __hash__ = AbstractJob.__hash__
     __repr__ = PureScheduler.__repr__
+    scheduler = AbstractJob.scheduler
 
     def cancel(self, reason: str = "cancelled by user") -> bool:
         """Cancel this scheduler's run. Nested in a running scheduler, it is cancelled as a
         job of that run (its jobs are cancelled, the outer run goes on)."""
-        owner = self.scheduler
-        if owner is not None and owner.is_running_now and not self.status.finished:
+        owner = self._owner()
+        if owner is not None and owner.is_running_now and not self._status.finished:
             return owner._cancel_job(self, str(reason))
         return PureScheduler.cancel(self, reason)
 

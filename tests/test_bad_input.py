@@ -113,9 +113,11 @@ def test_requirement_outside_scheduler_is_an_error_unless_sanitized() -> None:
 
 def test_job_in_two_schedulers_is_an_error() -> None:
     job = Job(work, label="shared")
-    Scheduler(job)
+    first = Scheduler(job)
     with pytest.raises(OwnershipError, match="already belongs to"):
         Scheduler(job)
+    first.remove(job)
+    assert Scheduler(job).jobs == {job}  # free again once removed
 
 
 def test_same_job_added_twice_to_one_scheduler_is_fine() -> None:

@@ -54,16 +54,6 @@ def lib(request: pytest.FixtureRequest) -> Any:
         job.close()
 
 
-def only_nbjobs_xfail(reason: str) -> list[Any]:
-    """Both libraries, with nbjobs marked as a known, strict deviation (use indirect=True)."""
-    return [
-        LIBS[0],
-        pytest.param(
-            nbjobs, id="nbjobs", marks=pytest.mark.xfail(strict=True, reason=f"nbjobs: {reason}")
-        ),
-    ]
-
-
 class BoomError(Exception):
     pass
 
@@ -581,15 +571,6 @@ def test_forever_job_coroutine(lib: Any) -> None:
     assert ticks
 
 
-@pytest.mark.parametrize(
-    "lib",
-    only_nbjobs_xfail(
-        "AbstractJob takes the attribute name 'timeout' for its per-job timeout, so a "
-        "subclass that keeps its own 'timeout' (asynciojobs' tests' SleepJob) gets cut off "
-        "after that many seconds: the job fails with TimeoutError"
-    ),
-    indirect=True,
-)
 def test_abstract_job_subclass_with_a_timeout_attribute(lib: Any) -> None:
     # tests/test_basics.py SleepJob and test_simple, verbatim but for the durations
     class SleepJob(lib.AbstractJob):  # type: ignore[name-defined,misc]
@@ -943,14 +924,6 @@ def test_iterate_jobs_leaves(lib: Any) -> None:
     sched.close_idle_jobs()
 
 
-@pytest.mark.parametrize(
-    "lib",
-    only_nbjobs_xfail(
-        "iterate_jobs(scan_schedulers=True) does not yield the scheduler it is called on "
-        "(asynciojobs counts 13 here: 10 jobs, 2 nested schedulers and the top one)"
-    ),
-    indirect=True,
-)
 def test_iterate_jobs_with_schedulers_counts_the_top_one(lib: Any) -> None:
     # tests/test_basics.py test_iterate
     log: list[str] = []
@@ -1444,15 +1417,6 @@ def test_shutdown_timeout(
     assert sched.counter == expected
 
 
-@pytest.mark.parametrize(
-    "lib",
-    only_nbjobs_xfail(
-        "a Job subclass that overrides co_run() does not have it called: the engine awaits "
-        "the coroutine given to Job() directly (asynciojobs' CounterJob(Job) overrides "
-        "co_run(), and its README says co_run() is what the scheduler triggers)"
-    ),
-    indirect=True,
-)
 def test_job_subclass_overriding_co_run(lib: Any) -> None:
     async def body() -> str:
         return "body"
@@ -1467,16 +1431,6 @@ def test_job_subclass_overriding_co_run(lib: Any) -> None:
     assert job.result() == "wrapped(body)"
 
 
-@pytest.mark.parametrize(
-    "lib",
-    only_nbjobs_xfail(
-        "AbstractJob takes the attribute name 'scheduler' for the enclosing scheduler, so a "
-        "job whose own 'scheduler' attribute names another one (asynciojobs' CounterJob in "
-        "tests/test_shutdown.py: the top-level scheduler) has it replaced by the nested "
-        "scheduler it is added to"
-    ),
-    indirect=True,
-)
 def test_job_subclass_with_a_scheduler_attribute(lib: Any) -> None:
     # tests/test_shutdown.py CounterJob and _test_nested, as an AbstractJob
     class CounterScheduler(lib.Scheduler):  # type: ignore[name-defined,misc]
@@ -1526,14 +1480,6 @@ def test_job_coshutdown_runs_once_at_the_end(lib: Any) -> None:
     assert sorted(log[2:]) == ["shutdown 1", "shutdown 2"]
 
 
-@pytest.mark.parametrize(
-    "lib",
-    only_nbjobs_xfail(
-        "shutdown() after a run calls every job's co_shutdown() a second time; in "
-        "asynciojobs the run's implicit shutdown is the only one (shutdown() returns None)"
-    ),
-    indirect=True,
-)
 def test_explicit_shutdown_after_a_run_does_not_shut_down_again(lib: Any) -> None:
     calls: list[str] = []
 
@@ -1839,13 +1785,6 @@ def test_nbjobs_a_window_slot_is_released_when_a_job_raises(window: int) -> None
     assert meter.max <= window
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="nbjobs: the coroutine object of a one-shot Job that never started (skipped "
-    "after a critical failure) is not closed: when the garbage collector frees the "
-    'scheduler/job cycle, Python warns "coroutine ... was never awaited" '
-    "(Job.__del__ runs after the coroutine's own finalizer)",
-)
 def test_nbjobs_leaves_no_never_awaited_coroutine() -> None:
     crit = nbjobs.Job(boom(0.001), label="crit")
     chain = [nbjobs.Job(in_out(0.001), label=f"after {i}") for i in range(3)]
