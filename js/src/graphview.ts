@@ -37,6 +37,7 @@ export class GraphView {
   private dragged = false;
   /** once the user zooms or pans, resizing the page no longer refits the graph */
   private userMoved = false;
+  private resizes: ResizeObserver | null = null;
 
   constructor(
     private readonly model: DagModel,
@@ -58,10 +59,15 @@ export class GraphView {
     this.el = h("div", { class: "nbjobs-graph" }, tools, this.message, this.svg);
     this.installPanZoom();
     if (typeof ResizeObserver !== "undefined") {
-      new ResizeObserver(() => {
+      this.resizes = new ResizeObserver(() => {
         if (!this.userMoved) this.fit();
-      }).observe(this.el);
+      });
+      this.resizes.observe(this.el);
     }
+  }
+
+  dispose(): void {
+    this.resizes?.disconnect();
   }
 
   get nodeCount(): number {

@@ -246,6 +246,7 @@ function render({ model, el }: RenderProps<Traits>): () => void {
   return () => {
     clearInterval(timer);
     if (frame !== 0) cancelAnimationFrame(frame);
+    graph.dispose();
     model.off("msg:custom", onCustom);
     model.off("change:graph_json", onGraph);
     model.off("change:snapshot_json", onSnapshot);
