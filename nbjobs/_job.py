@@ -40,6 +40,10 @@ class Status(enum.Enum):
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
 
+    # members are singletons compared by identity: hash them by identity too, in C
+    # (Enum's own __hash__ is Python code, and the engine counts statuses in dicts)
+    __hash__ = object.__hash__
+
     @property
     def finished(self) -> bool:
         return self in _FINISHED

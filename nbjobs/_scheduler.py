@@ -10,14 +10,15 @@ loop that scans pending tasks. Every task a run creates is finished and awaited 
 from __future__ import annotations
 
 import asyncio
-import inspect
+import contextvars
+import functools
 import logging
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
-from types import MappingProxyType
+from types import CoroutineType, MappingProxyType
 from typing import Any
 
 from . import _capture, _graph
@@ -28,7 +29,7 @@ from ._exceptions import (
     OwnershipError,
     RequirementError,
 )
-from ._job import _UNSET, AbstractJob, Status, _ids, check_timeout
+from ._job import _UNSET, AbstractJob, Job, Status, _ids, check_timeout
 from ._jobset import OrderedSet, ReadOnlyJobs
 from ._runloop import run_blocking
 from ._sequence import flatten
@@ -122,7 +123,6 @@ class PureScheduler:
         self._run_started: float | None = None
         self._run_ended: float | None = None
         self._tasks: dict[AbstractJob, asyncio.Task[None]] = {}
-        self._crashed: list[asyncio.Task[Any]] = []
         self._waiting: deque[AbstractJob] = deque()
         self._pending: dict[AbstractJob, int] = {}
         self._succ: dict[AbstractJob, list[AbstractJob]] = {}
@@ -657,6 +657,8 @@ class PureScheduler:
             self._start(job)
 
     def _start(self, job: AbstractJob) -> None:
+        """Give ``job`` a task: its own awaitable, in a context that names it (so what it
+        prints is recorded on it), with a done callback doing the bookkeeping."""
         loop = self._loop
         assert loop is not None
         self._active += 1
@@ -664,44 +666,25 @@ class PureScheduler:
         if job.ready_time is None:
             job.ready_time = now
         job._mark_running(now)
-        self._tasks[job] = loop.create_task(self._execute(job))
-
-    async def _execute(self, job: AbstractJob) -> None:
-        loop = self._loop
-        assert loop is not None
-        token = _capture.current_job.set(job)
+        context = contextvars.copy_context()
+        context.run(_capture.current_job.set, job)
+        coro: Coroutine[Any, Any, Any]
         try:
-            timeout = job._time_limit
-            if timeout is None and not job.retries:
-                # the hot path: no timeout, no retries
-                try:
-                    result = await job._make_awaitable()
-                except Exception as exc:
-                    _strip_engine_frames(exc)
-                    job._mark_failed(loop.time(), exc)
-                else:
-                    job._mark_succeeded(loop.time(), result)
+            if job._time_limit is None and not job.retries:
+                awaitable = job._make_awaitable()
+                coro = awaitable if type(awaitable) is CoroutineType else _wait(awaitable)
             else:
-                await self._attempts(job, timeout)
-        except asyncio.CancelledError as exc:
-            job._mark_cancelled(loop.time(), self._cancel_reason(job, exc))
-            raise
-        except BaseException:
-            # KeyboardInterrupt or SystemExit raised by a job's synchronous step: it leaves
-            # the loop at once; the wind-down retrieves it from this task
-            job._mark_cancelled(loop.time(), "interrupted")
-            task = asyncio.current_task()
-            if task is not None:
-                self._crashed.append(task)
-            raise
-        finally:
-            _capture.current_job.reset(token)
-            self._job_ended(job)
+                coro = self._attempts(job)
+        except Exception as exc:
+            # the job could not even make its awaitable: fail it through the same path
+            coro = _reraise(exc)
+        task = loop.create_task(coro, context=context)
+        self._tasks[job] = task
+        task.add_done_callback(functools.partial(self._job_done, job))
 
-    async def _attempts(self, job: AbstractJob, limit: float | None) -> None:
-        loop = self._loop
-        assert loop is not None
-        timeout = limit
+    async def _attempts(self, job: AbstractJob) -> Any:
+        """A job with a timeout per attempt and/or retries."""
+        timeout = job._time_limit
         delay = job.retry_delay
         while True:
             job.attempts += 1
@@ -709,9 +692,8 @@ class PureScheduler:
                 awaitable = job._make_awaitable()
                 if timeout is not None:
                     async with asyncio.timeout(timeout):
-                        result = await awaitable
-                else:
-                    result = await awaitable
+                        return await awaitable
+                return await awaitable
             except Exception as exc:
                 if job.attempts <= job.retries and not self._closing:
                     logger.info(
@@ -735,24 +717,29 @@ class PureScheduler:
                     exc.add_note(
                         f"nbjobs: {job.label_text()!r} exceeded its timeout of {timeout:g}s"
                     )
-                _strip_engine_frames(exc)
-                job._mark_failed(loop.time(), exc)
-                return
-            job._mark_succeeded(loop.time(), result)
-            return
+                raise
 
-    def _cancel_reason(self, job: AbstractJob, exc: asyncio.CancelledError) -> str:
-        pending = getattr(job, "_nbjobs_cancel_reason", None)
-        if pending:
-            return str(pending)
-        if exc.args and isinstance(exc.args[0], str):
-            return exc.args[0]
-        return self._outcome_reason or "cancelled"
-
-    def _job_ended(self, job: AbstractJob) -> None:
-        """Bookkeeping when a job's task ends: free its slot, release what follows."""
+    def _job_done(self, job: AbstractJob, task: asyncio.Task[Any]) -> None:
+        """A job's task ended: record its outcome, free its slot, release what follows."""
+        loop = self._loop
+        assert loop is not None
+        now = loop.time()
         self._tasks.pop(job, None)
         self._active -= 1
+        if task.cancelled():
+            reason = job.__dict__.pop("_nbjobs_cancel_reason", None)
+            job._mark_cancelled(now, reason or self._outcome_reason or "cancelled")
+        else:
+            exc = task.exception()
+            if exc is None:
+                job._mark_succeeded(now, task.result())
+            elif isinstance(exc, Exception):
+                _strip_engine_frames(exc)
+                job._mark_failed(now, exc)
+            else:
+                # KeyboardInterrupt or SystemExit from a job's synchronous step: it left
+                # the loop at once, and the run is being unwound
+                job._mark_cancelled(now, "interrupted")
         if self._closing:
             return
         if job._status is Status.FAILED:
@@ -824,19 +811,8 @@ class PureScheduler:
                 # cancelled again while cleaning up: finish the clean-up, then say so
                 interrupted = exc
             remaining = [task for task in remaining if not task.done()]
-        now = loop.time()
-        for job, task in tasks:
-            if job.status is Status.RUNNING:
-                # cancelled before its task took a first step: _execute never ran
-                job._mark_cancelled(now, getattr(job, "_nbjobs_cancel_reason", reason))
-            if hasattr(job, "_nbjobs_cancel_reason"):
-                del job._nbjobs_cancel_reason
-            if not task.cancelled():
-                task.exception()  # retrieved: no "exception was never retrieved"
-        for task in self._crashed:
-            if task.done() and not task.cancelled():
-                task.exception()
-        self._crashed = []
+        for job, _ in tasks:
+            job.__dict__.pop("_nbjobs_cancel_reason", None)
         now = loop.time()
         for job in self._jobs:
             if job.status in (Status.IDLE, Status.WAITING):
@@ -894,13 +870,6 @@ class PureScheduler:
             task = self._tasks.get(job)
             if task is None:
                 return False
-            if inspect.getcoroutinestate(task.get_coro()) == inspect.CORO_CREATED:  # type: ignore[arg-type]
-                # its task has not taken its first step: cancelling it would skip the
-                # bookkeeping in _execute, so do it here
-                task.cancel(reason)
-                job._mark_cancelled(loop.time(), reason)
-                self._job_ended(job)
-                return True
             job._nbjobs_cancel_reason = reason  # type: ignore[attr-defined]
             task.cancel(reason)
             return True
@@ -1126,12 +1095,14 @@ def _ended_how(job: AbstractJob) -> str:
 
 def _has_shutdown_hook(job: AbstractJob) -> bool:
     """False for jobs whose co_shutdown() does nothing: no task for them at the end."""
-    from ._job import Job
-
     hook = type(job).co_shutdown
-    if hook is AbstractJob.co_shutdown:
+    if hook is _NOOP_SHUTDOWN:
         return False
-    return not (hook is Job.co_shutdown and job.coshutdown is None)  # type: ignore[attr-defined]
+    return not (hook is _JOB_SHUTDOWN and job.coshutdown is None)  # type: ignore[attr-defined]
+
+
+_NOOP_SHUTDOWN = AbstractJob.co_shutdown
+_JOB_SHUTDOWN = Job.co_shutdown
 
 
 def _strip_engine_frames(exc: BaseException) -> None:
@@ -1144,6 +1115,16 @@ def _strip_engine_frames(exc: BaseException) -> None:
     while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
         tb = tb.tb_next
     exc.__traceback__ = tb
+
+
+async def _wait(awaitable: Awaitable[Any]) -> Any:
+    """A coroutine around an awaitable that is not one (a Future, an object with
+    ``__await__``): tasks take coroutines only."""
+    return await awaitable
+
+
+async def _reraise(exc: Exception) -> Any:
+    raise exc
 
 
 async def _shutdown_one(job: AbstractJob) -> bool:
