@@ -4,8 +4,6 @@ The public API of asynciojobs, with the same semantics, and more. Everything pub
 re-exported here; the code lives in the private modules.
 """
 
-from __future__ import annotations
-
 import logging as _logging
 import sys as _sys
 from typing import Any as _Any

@@ -177,21 +177,7 @@ class AbstractJob:
         ref = self._owner_ref
         return ref() if ref is not None else None
 
-    @property
-    def scheduler(self) -> Any:
-        """The scheduler this job belongs to, or None.
-
-        Held weakly: a job does not keep its scheduler alive. Assigning it (as some
-        asynciojobs subclasses do, for their own use) stores that value for the subclass
-        and changes nothing for nbjobs.
-        """
-        if self._user_scheduler is not _UNSET:
-            return self._user_scheduler
-        return self._owner()
-
-    @scheduler.setter
-    def scheduler(self, value: Any) -> None:
-        self._user_scheduler = value
+    scheduler: Any = None  # replaced below by a property: see _scheduler_property
 
     # ---- state -----------------------------------------------------------------------
     _RESET = (
@@ -505,6 +491,26 @@ class AbstractJob:
 
     # jobs are compared by identity: two jobs with equal labels are still two jobs
     __hash__ = object.__hash__
+
+
+def _get_scheduler(self: Any) -> Any:
+    if self._user_scheduler is not _UNSET:
+        return self._user_scheduler
+    ref = self._owner_ref
+    return ref() if ref is not None else None
+
+
+def _set_scheduler(self: Any, value: Any) -> None:
+    self._user_scheduler = value
+
+
+#: ``job.scheduler``: the scheduler the job belongs to, or None. Held weakly: a job does
+#: not keep its scheduler alive. Assigning it (as some asynciojobs subclasses do, for their
+#: own use) stores that value for the subclass and changes nothing for nbjobs.
+scheduler_property: Any = property(
+    _get_scheduler, _set_scheduler, doc="The scheduler this job belongs to, or None."
+)
+AbstractJob.scheduler = scheduler_property
 
 
 def _bounded_repr(value: Any, limit: int = 80) -> str:

@@ -29,7 +29,7 @@ from ._exceptions import (
     OwnershipError,
     RequirementError,
 )
-from ._job import _UNSET, AbstractJob, Job, Status, _ids, check_timeout
+from ._job import _UNSET, AbstractJob, Job, Status, _ids, check_timeout, scheduler_property
 from ._jobset import OrderedSet, ReadOnlyJobs
 from ._runloop import run_blocking
 from ._sequence import flatten
@@ -154,7 +154,7 @@ class PureScheduler:
     # a PureScheduler is never nested; these make every scheduler look alike to views
     _owner_ref: Any = None
     _user_scheduler: Any = _UNSET
-    scheduler = AbstractJob.scheduler
+    scheduler = scheduler_property
 
     def _owner(self) -> PureScheduler | None:
         ref = self._owner_ref
@@ -1220,7 +1220,7 @@ class Scheduler(PureScheduler, AbstractJob):
 
     __hash__ = AbstractJob.__hash__
     __repr__ = PureScheduler.__repr__
-    scheduler = AbstractJob.scheduler
+    scheduler = scheduler_property
 
     def cancel(self, reason: str = "cancelled by user") -> bool:
         """Cancel this scheduler's run. Nested in a running scheduler, it is cancelled as a

@@ -105,8 +105,7 @@ def build(spec: Spec) -> tuple[Scheduler, list[Job], Probe]:
         probe.max_active = max(probe.max_active, probe.active)
         try:
             if spec.forever[index]:
-                while True:
-                    await asyncio.sleep(0.001)
+                await asyncio.Event().wait()  # until the run cancels it
             if spec.delay[index]:
                 for _ in range(spec.delay[index]):
                     await asyncio.sleep(0.001)

@@ -126,7 +126,7 @@ def test_producer_in_another_scheduler_is_an_error_before_running() -> None:
     producer = Job(fetch, 1, scheduler=other, label="elsewhere")
     consumer = Job(add, producer)
     s = Scheduler(consumer)
-    with pytest.raises(RequirementError, match="takes the result of .*elsewhere"):
+    with pytest.raises(RequirementError, match=r"takes the result of .*elsewhere"):
         run_checked(s.co_run)
     # sanitize cannot drop a data edge: still an error
     s.sanitize()
