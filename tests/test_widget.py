@@ -304,7 +304,11 @@ def test_a_delta_carries_only_the_jobs_that_changed(
         assert delta["stats"]["started"] is True
         assert delta["stats"]["running"] == 1
         row = delta["jobs"][0]
-        assert row[3] == first.start_time  # loop-clock times, as the engine stamps them
+        # loop-clock times, as microseconds after the widget's origin
+        assert first.start_time is not None
+        assert row[3] == int((first.start_time - w._origin) * 1_000_000)
+        assert row[2] <= row[3]
+        assert row[4] is None
         gate.set()
         assert await run is True
         later = [r[:2] for d in c.custom("delta")[1:] for r in d["jobs"]]

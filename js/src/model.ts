@@ -12,6 +12,7 @@ import type {
   State,
 } from "./protocol";
 
+/** A job's state and times, in seconds on the kernel's clock (from the widget's origin). */
 export interface JobState {
   state: State;
   ready: number | null;
@@ -107,13 +108,13 @@ export class DagModel {
       if (old === undefined || old.state !== state) {
         changed.push(id);
       }
-      this.states.set(id, { state, ready, start, end });
+      this.states.set(id, { state, ready: seconds(ready), start: seconds(start), end: seconds(end) });
     }
     return changed;
   }
 
-  private setClock(kernelNow: number, localNow: number): void {
-    this.offset = kernelNow - localNow;
+  private setClock(kernelNowMicros: number, localNow: number): void {
+    this.offset = kernelNowMicros / 1e6 - localNow;
   }
 
   private setStats(stats: RunStats, localNow: number): void {
@@ -191,6 +192,11 @@ export class DagModel {
     }
     return out;
   }
+}
+
+/** Microseconds from the kernel to seconds; null stays null. */
+export function seconds(micros: number | null): number | null {
+  return micros === null ? null : micros / 1e6;
 }
 
 /** Group output rows by job, keeping their order. */

@@ -2,7 +2,7 @@
 
 import { h, replaceChildren } from "./dom";
 import { formatDuration, formatOffset } from "./format";
-import type { DagModel } from "./model";
+import { type DagModel, seconds } from "./model";
 import { DONE_STATES, type JobDetail } from "./protocol";
 
 /** Output kept in the page per panel; older text is dropped first. */
@@ -84,15 +84,16 @@ export class Panel {
     this.loading = false;
     this.title.textContent = d.label;
     const origin = this.runOrigin();
+    const [ready, start, end] = [seconds(d.ready), seconds(d.start), seconds(d.end)];
     const rows: [string, string][] = [
       ["id", String(d.id)],
-      ["ready", formatOffset(d.ready, origin)],
-      ["started", formatOffset(d.start, origin)],
-      ["ended", formatOffset(d.end, origin)],
+      ["ready", formatOffset(ready, origin)],
+      ["started", formatOffset(start, origin)],
+      ["ended", formatOffset(end, origin)],
       ["duration", formatDuration(d.duration)],
     ];
-    if (d.ready !== null && d.start !== null) {
-      rows.push(["waited", formatDuration(d.start - d.ready)]);
+    if (ready !== null && start !== null) {
+      rows.push(["waited", formatDuration(start - ready)]);
     }
     const flags = [d.critical ? "critical" : "", d.forever ? "forever" : "", d.scheduler ? "nested scheduler" : ""]
       .filter((f) => f !== "")

@@ -44,7 +44,11 @@ export interface GraphSpec {
   leaves: number;
 }
 
-/** [id, state, ready_time, start_time, end_time]; times on the kernel loop's clock. */
+/**
+ * [id, state, ready_time, start_time, end_time]. Times in the kernel's messages are whole
+ * microseconds after the widget's origin on the kernel loop's clock (integers serialise
+ * faster than floats); DagModel keeps them in seconds.
+ */
 export type JobRow = [number, State, number | null, number | null, number | null];
 
 export interface RunStats {
@@ -61,6 +65,7 @@ export interface RunStats {
 /** The `snapshot` trait and the `snapshot` message: every job's state at time `now`. */
 export interface Snapshot {
   seq: number;
+  /** microseconds, as the row times */
   now: number;
   jobs: JobRow[];
   stats: RunStats;
@@ -89,9 +94,11 @@ export interface JobDetail {
   critical: boolean;
   forever: boolean;
   scheduler: boolean;
+  /** microseconds, as the row times */
   ready: number | null;
   start: number | null;
   end: number | null;
+  /** seconds */
   duration: number | null;
   attempts: number | null;
   requires: [number, string][];

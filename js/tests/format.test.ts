@@ -34,9 +34,9 @@ test("the timeline orders jobs by when they queued and bounds the rows", () => {
   const rows: [number, "succeeded", number, number, number][] = [];
   for (let i = 1; i <= n; i++) {
     // queued in reverse id order; each waits 1 s then runs 2 s
-    rows.push([i, "succeeded", 1000 - i, 1001 - i, 1003 - i]);
+    rows.push([i, "succeeded", (1000 - i) * 1e6, (1001 - i) * 1e6, (1003 - i) * 1e6]);
   }
-  m.applySnapshot({ seq: 0, now: 2000, jobs: rows, stats: { counts: {}, total: n, running: 0, waiting: 0, elapsed: 1, started: true, finished: true, outcome: "success" } }, 0);
+  m.applySnapshot({ seq: 0, now: 2000e6, jobs: rows, stats: { counts: {}, total: n, running: 0, waiting: 0, elapsed: 1, started: true, finished: true, outcome: "success" } }, 0);
   const g = ganttRows(m, 2000);
   assert.equal(g.rows.length, GANTT_MAX_ROWS);
   assert.equal(g.hidden, 5);
@@ -48,7 +48,7 @@ test("the timeline orders jobs by when they queued and bounds the rows", () => {
 test("a job that is still running stretches the timeline to now", () => {
   const m = new DagModel();
   m.setGraph({ label: "", dot: "", mode: "full", leaves: 2, jobs: [job(1), job(2)] });
-  m.applySnapshot({ seq: 0, now: 0, jobs: [[1, "running", 5, 6, null], [2, "idle", null, null, null]], stats: { counts: {}, total: 2, running: 1, waiting: 0, elapsed: 1, started: true, finished: false, outcome: null } }, 0);
+  m.applySnapshot({ seq: 0, now: 0, jobs: [[1, "running", 5e6, 6e6, null], [2, "idle", null, null, null]], stats: { counts: {}, total: 2, running: 1, waiting: 0, elapsed: 1, started: true, finished: false, outcome: null } }, 0);
   const g = ganttRows(m, 9);
   assert.deepEqual(g.rows.map((r) => r.id), [1]);
   assert.equal(g.t0, 5);

@@ -32,24 +32,25 @@ const GRAPH: GraphSpec = {
 function model(): DagModel {
   const m = new DagModel();
   m.setGraph(GRAPH);
-  const snap: Snapshot = { seq: 3, now: 100, jobs: [], stats: stats() };
+  const snap: Snapshot = { seq: 3, now: 100e6, jobs: [], stats: stats() };
   assert.equal(m.applySnapshot(snap, 10), true);
   return m;
 }
 
 function delta(seq: number, rows: DeltaMsg["jobs"], over: Partial<RunStats> = {}): DeltaMsg {
-  return { type: "delta", seq, now: 101, jobs: rows, stats: stats(over), output: [] };
+  return { type: "delta", seq, now: 101e6, jobs: rows, stats: stats(over), output: [] };
 }
 
 test("jobs start idle and deltas change only what they carry", () => {
   const m = model();
   assert.deepEqual([1, 2, 3, 4].map((id) => m.stateOf(id)), ["idle", "idle", "idle", "idle"]);
-  const changed = m.applyDelta(delta(4, [[1, "running", 100, 100.5, null]]), 11);
+  // times arrive in microseconds and are kept in seconds
+  const changed = m.applyDelta(delta(4, [[1, "running", 100e6, 100.5e6, null]]), 11);
   assert.deepEqual(changed, [1]);
   assert.equal(m.stateOf(1), "running");
-  assert.equal(m.states.get(1)!.start, 100.5);
+  assert.deepEqual(m.states.get(1), { state: "running", ready: 100, start: 100.5, end: null });
   // same state again (times only): not a change to redraw
-  assert.deepEqual(m.applyDelta(delta(5, [[1, "running", 100, 100.5, null]]), 11), []);
+  assert.deepEqual(m.applyDelta(delta(5, [[1, "running", 100e6, 100.5e6, null]]), 11), []);
 });
 
 test("a missed delta asks for a snapshot; an old one is ignored", () => {
