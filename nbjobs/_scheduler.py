@@ -740,10 +740,12 @@ class PureScheduler:
                 # KeyboardInterrupt or SystemExit from a job's synchronous step: it left
                 # the loop at once, and the run is being unwound
                 job._mark_cancelled(now, "interrupted")
+        if job._status is Status.FAILED:
+            # every failure is kept, even one that ends while the run winds down
+            self._failures.append(job)
         if self._closing:
             return
         if job._status is Status.FAILED:
-            self._failures.append(job)
             if job.critical:
                 self._finish("critical", f"critical job {job.label_text()!r} failed")
                 return
