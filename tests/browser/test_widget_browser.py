@@ -439,7 +439,8 @@ def test_layout_falls_back_to_the_page_without_a_worker(
 ) -> None:
     page = open_page(browser, page_log, init_script="globalThis.NBJOBS_LAYOUT_IN_PAGE = true;")
     try:
-        kernels.append(run_all(page, lab, "small.ipynb", SMALL))
+        kernel = run_all(page, lab, "small.ipynb", SMALL)
+        kernels.append(kernel)
         root = page.locator(".nbjobs-dag")
         root.and_(page.locator('[data-ready="true"]')).wait_for(timeout=60_000)
         assert root.get_attribute("data-layout-where") == "page"
@@ -448,6 +449,56 @@ def test_layout_falls_back_to_the_page_without_a_worker(
                  .map((e) => e.dataset.state).join() === 'succeeded,succeeded'""",
             timeout=20_000,
         )
+        assert root.get_attribute("data-layouts") == "1"
+        # a new job changes the structure: laid out again, the others keep their state
+        kernel.run("c = nbjobs.Job(nap, label='c', scheduler=s, required=b)")
+        page.wait_for_function(
+            """() => [...document.querySelectorAll('.nbjobs-node')]
+                 .map((e) => e.dataset.state).join() === 'succeeded,succeeded,idle'""",
+            timeout=20_000,
+        )
+        assert root.get_attribute("data-layouts") == "2"
+        assert page.locator(".nbjobs-edge").count() == 2
         assert page_log.outside == []
     finally:
         page.context.close()
+
+
+NATIVE = [
+    cell(
+        """
+        import asyncio
+        import nbjobs
+
+        async def step(i):
+            await asyncio.sleep(0.2)
+            print(f"step {i} done")
+            return i
+
+        s = nbjobs.Scheduler(label="native run")
+        a = nbjobs.Job(step, 1, label="one", scheduler=s)
+        b = nbjobs.Job(step, 2, label="two", scheduler=s, required=a)
+        """
+    ),
+    "await s.co_run()",
+]
+
+
+def test_a_run_awaited_in_a_cell_shows_the_widget(
+    page: Any, page_log: PageLog, lab: Lab, kernels: list[KernelSide]
+) -> None:
+    """No DagWidget in the notebook: the run's live view brings it."""
+    kernels.append(run_all(page, lab, "native.ipynb", NATIVE))
+    root = page.locator(".nbjobs-dag")
+    root.and_(page.locator('[data-ready="true"]')).wait_for(timeout=60_000)
+    page.wait_for_function(ALL_PROMPTS_DONE, timeout=60_000)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.nbjobs-node')]
+             .map((e) => e.dataset.state).join() === 'succeeded,succeeded'""",
+        timeout=20_000,
+    )
+    assert root.count() == 1
+    assert page.locator(".nbjobs-node .nbjobs-node-label").all_text_contents() == ["one", "two"]
+    page.locator(".nbjobs-outcome", has_text="success").wait_for(timeout=10_000)
+    assert page_log.outside == []
+    assert [e for e in page_log.errors if "nbjobs" in e or "pageerror" in e] == []
