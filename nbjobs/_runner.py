@@ -18,6 +18,7 @@ It also owns the low-level signal plumbing shared with :mod:`nbjobs._jupyter`:
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import signal
@@ -119,8 +120,27 @@ class _Wakeup:
         signal.set_wakeup_fd(previous)
         return False
 
+    def close(self) -> None:
+        fd = self.writer.fileno()
+        if fd != -1 and on_main_thread():
+            previous = signal.set_wakeup_fd(-1)
+            if previous not in (-1, fd):
+                signal.set_wakeup_fd(previous)  # not ours: put it back
+        if not self.loop.is_closed():
+            self.loop.remove_reader(self.reader.fileno())
+        self.reader.close()
+        self.writer.close()
+
 
 _wakeups: dict[int, _Wakeup] = {}
+
+
+@atexit.register
+def _close_wakeups() -> None:
+    for wakeup in list(_wakeups.values()):
+        with contextlib.suppress(Exception):
+            wakeup.close()
+    _wakeups.clear()
 
 
 def ensure_wakeup(loop: asyncio.AbstractEventLoop) -> bool:
@@ -131,6 +151,11 @@ def ensure_wakeup(loop: asyncio.AbstractEventLoop) -> bool:
     """
     if not on_main_thread() or loop.is_closed():
         return False
+    for key, stale in list(_wakeups.items()):
+        if stale.loop.is_closed():
+            # a loop that ended (a test's, say): its sockets are of no use any more
+            del _wakeups[key]
+            stale.close()
     wakeup = _wakeups.get(id(loop))
     if wakeup is None or wakeup.loop is not loop:
         try:
@@ -182,7 +207,9 @@ def interrupt_cancels(
         yield state
         return
     loop = task.get_loop()
-    ensure_wakeup(loop)
+    if in_ipython_kernel():
+        # only there does SIGINT land on a helper thread, leaving the loop asleep
+        ensure_wakeup(loop)
 
     def handler(signum: int, frame: FrameType | None) -> None:
         state.count += 1
