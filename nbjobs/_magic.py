@@ -114,9 +114,10 @@ def orchestrate(line: str, cell: str | None = None) -> Any:
     Example::
 
         %%orchestrate --window 2 --name pipeline
-        a = fetch("a")
-        b = fetch("b")
-        c = Job(combine, required=[a, b], label="combine")
+        a = Job(fetch, "a", label="a")
+        b = Job(fetch, "b", label="b")
+        c = Job(combine, a, b, label="combine")  # runs combine(a's result, b's result)
+        d = notify("starting")                    # a bare coroutine: a job labelled d
     """
     shell = get_shell()
     if cell is None or shell is None:
@@ -136,7 +137,8 @@ def _with_options(fn: Any) -> Any:
     # what stacked @argument decorators do, bottom first, then @magic_arguments on top
     for names, options in reversed(_OPTIONS):
         fn = _args.argument(*names, **options)(fn)
-    return _args.magic_arguments()(fn)
+    # the name shown in the usage line: a cell magic, so two percent signs
+    return _args.magic_arguments(name="%" + MAGIC)(fn)
 
 
 orchestrate = _with_options(orchestrate)

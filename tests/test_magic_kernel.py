@@ -183,3 +183,20 @@ def test_the_magic_called_directly_runs_blocking(k: Kernel) -> None:
     )
     assert cell.result == "True"
     assert k.value("d.result(), direct.label") == "(3, 'direct')"
+
+
+def test_the_documented_example(k: Kernel) -> None:
+    k.ok(
+        "async def fetch(x):\n    return x * 2\n"
+        "async def combine(x, y):\n    return x + y\n"
+        "async def notify(message):\n    print(message)\n"
+    )
+    cell = k.ok(
+        "%%orchestrate --window 2 --name pipeline\n"
+        'a = Job(fetch, "a", label="a")\n'
+        'b = Job(fetch, "b", label="b")\n'
+        "c = Job(combine, a, b, label=\"combine\")  # runs combine(a's result, b's result)\n"
+        'd = notify("starting")                    # a bare coroutine: a job labelled d\n'
+    )
+    assert cell.result == "True"
+    assert k.value("c.result(), d.label, pipeline.jobs_window") == "('aabb', 'd', 2)"
