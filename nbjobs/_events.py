@@ -13,8 +13,7 @@ import asyncio
 import enum
 import logging
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
     from ._job import AbstractJob, Status
@@ -30,8 +29,9 @@ class EventKind(enum.Enum):
     RUN_FINISHED = "run_finished"
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
+    """One state change. A named tuple: immutable, and cheap to build on the hot path."""
+
     kind: EventKind
     scheduler: Any  # the PureScheduler that emitted it (typed loosely: no import cycle)
     job: AbstractJob | None = None

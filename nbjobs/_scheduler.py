@@ -745,10 +745,9 @@ class PureScheduler:
             self._failures.append(job)
         if self._closing:
             return
-        if job._status is Status.FAILED:
-            if job.critical:
-                self._finish("critical", f"critical job {job.label_text()!r} failed")
-                return
+        if job._status is Status.FAILED and job.critical:
+            self._finish("critical", f"critical job {job.label_text()!r} failed")
+            return
         window = self.jobs_window
         # jobs that waited for a slot go first: they were ready before the ones this
         # job releases
