@@ -203,6 +203,7 @@ def graph_spec(scheduler: PureScheduler) -> dict[str, Any]:
                 "forever": bool(job.forever),
                 "parent": parent,
                 "requires": [req.id for req in job.required],
+                "data": [producer.id for producer in job.data_required],
                 "scheduler": is_sched,
             }
         )

@@ -170,3 +170,14 @@ def test_rerun_passes_stored_results_to_consumers() -> None:
     assert consumer.status is Status.FAILED
     run_checked(s.co_run)
     assert consumer.result() == 11 and calls["n"] == 1
+
+
+def test_widget_graph_marks_data_edges() -> None:
+    widget = pytest.importorskip("nbjobs._widget")
+    a = Job(fetch, 1)
+    b = Job(fetch, 2)
+    c = Job(add, a, required=b)
+    spec = widget.graph_spec(Scheduler(a, b, c))
+    row = next(job for job in spec["jobs"] if job["id"] == c.id)
+    assert row["requires"] == [b.id, a.id] or set(row["requires"]) == {a.id, b.id}
+    assert row["data"] == [a.id]

@@ -144,7 +144,14 @@ export class GraphView {
     }
 
     for (const e of geometry.edges) {
-      const g = s("g", { class: "nbjobs-edge", "data-tail": e.tail, "data-head": e.head });
+      // an edge that carries a result (Job(fn, other_job)) is drawn apart from a plain
+      // requirement
+      const carries = model.byId.get(e.head)?.data?.includes(e.tail) ?? false;
+      const g = s("g", {
+        class: carries ? "nbjobs-edge data" : "nbjobs-edge",
+        "data-tail": e.tail,
+        "data-head": e.head,
+      });
       g.append(s("path", { d: e.d }));
       for (const arrow of e.arrows) {
         const points: string[] = [];

@@ -27,6 +27,8 @@ export interface GraphJob {
   /** id of the nested scheduler holding this job, null at top level */
   parent: number | null;
   requires: number[];
+  /** the jobs among `requires` whose results this job takes as arguments */
+  data?: number[];
   /** a nested scheduler is itself a job; its jobs have it as parent */
   scheduler: boolean;
 }
