@@ -464,6 +464,16 @@ class PureScheduler:
 
     orchestrate = run
 
+    def start(self, *, view: Any = None) -> Any:
+        """Start a run in the background on the running loop and return at once a handle:
+        ``await handle`` gives what ``co_run()`` returns; ``handle.cancel()``,
+        ``handle.done()``. In Jupyter the live view shows in the calling cell and keeps
+        updating while other cells run; a failure is reported there, never lost.
+        """
+        from ._jupyter import start
+
+        return start(self, view=view)
+
     async def co_run(self) -> bool:
         """Run the jobs; True when every non-forever job completed and no critical job
         failed, within the timeout. False otherwise (``why()`` says why)."""
