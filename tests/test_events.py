@@ -1,0 +1,93 @@
+"""The event stream views read, and the coalescer that bounds their refresh rate."""
+
+from __future__ import annotations
+
+import asyncio
+
+from nbjobs import Event, EventKind, Job, Scheduler, Status
+from nbjobs._events import Coalescer
+from tests.conftest import run_checked
+
+
+def test_status_events_follow_each_job_life_in_order() -> None:
+    a = Job(asyncio.sleep, 0, label="a")
+    b = Job(asyncio.sleep, 0, label="b", required=a)
+    s = Scheduler(a, b, jobs_window=1)
+    seen: list[Event] = []
+    unsubscribe = s.subscribe(seen.append)
+    run_checked(s.co_run)
+    unsubscribe()
+    kinds = [e.kind for e in seen]
+    assert kinds[0] is EventKind.RUN_STARTED and kinds[-1] is EventKind.RUN_FINISHED
+    assert seen[-1].text == "FINE"
+    per_job = {
+        job.label: [e.status for e in seen if e.kind is EventKind.STATUS and e.job is job]
+        for job in (a, b)
+    }
+    assert per_job == {
+        "a": [Status.RUNNING, Status.SUCCEEDED],
+        "b": [Status.RUNNING, Status.SUCCEEDED],
+    }
+    times = [e.time for e in seen if e.kind is EventKind.STATUS]
+    assert times == sorted(times)
+
+
+def test_nested_events_reach_the_top_and_output_events_carry_text() -> None:
+    async def talk() -> None:
+        print("hello")
+
+    inner_job = Job(talk, label="inner job")
+    inner = Scheduler(inner_job, label="inner")
+    top = Scheduler(inner)
+    seen: list[Event] = []
+    top.subscribe(seen.append)
+    run_checked(top.co_run)
+    assert any(e.job is inner_job and e.scheduler is inner for e in seen)
+    outputs = [e for e in seen if e.kind is EventKind.OUTPUT]
+    assert [(e.stream, e.text) for e in outputs][:1] == [("stdout", "hello")]
+
+
+def test_unsubscribed_callbacks_hear_nothing_and_a_failing_one_breaks_nothing() -> None:
+    s = Scheduler(Job(asyncio.sleep, 0))
+    heard: list[Event] = []
+
+    def broken(event: Event) -> None:
+        raise RuntimeError("view bug")
+
+    s.subscribe(broken)
+    s.subscribe(heard.append)()
+    assert run_checked(s.co_run) is True
+    assert heard == []
+
+
+def test_structure_events_on_new_requirements() -> None:
+    a, b = Job(asyncio.sleep, 0), Job(asyncio.sleep, 0)
+    s = Scheduler(a, b)
+    seen: list[Event] = []
+    s.subscribe(seen.append)
+    b.requires(a)
+    assert [e.kind for e in seen] == [EventKind.STRUCTURE]
+
+
+def test_coalescer_flushes_once_per_interval() -> None:
+    flushed: list[list[int]] = []
+
+    async def main() -> None:
+        co = Coalescer(flushed.append, interval=0.05)
+        for i in range(1000):
+            co.mark(i % 10)
+        await asyncio.sleep(0)
+        assert flushed == [list(range(10))]  # first change: at once, keys deduplicated
+        co.mark(3)
+        co.mark(4)
+        await asyncio.sleep(0.01)
+        assert len(flushed) == 1  # within the interval: held back
+        await asyncio.sleep(0.06)
+        assert flushed[1] == [3, 4]
+        co.mark(5)
+        co.close()  # flushes what is pending
+        assert flushed[-1] == [5]
+        co.mark(6)
+        assert flushed[-1] == [5]
+
+    run_checked(main)
