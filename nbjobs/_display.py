@@ -1,8 +1,9 @@
 """How a scheduler shows itself in Jupyter: a mime bundle, and a live view of a run.
 
 The live view is one output (``display(..., display_id=...)``) updated in place with
-``update_display`` as events come, at a bounded rate (:class:`~nbjobs._events.Coalescer`),
-plus a slow tick while the run goes on so that elapsed times move.  It shows the graph
+``update_display`` while the run goes on: at most every ``UPDATE_INTERVAL`` seconds when
+the counts of jobs per state changed (slower for a table that is costly to draw), else
+once a second so that elapsed times move.  It shows the graph
 widget when ``nbjobs._widget`` can be imported and widgets are wanted, with the text table
 in the same bundle as the fallback for front-ends without widget support; otherwise the
 text table alone.
@@ -15,11 +16,9 @@ import html
 import importlib
 import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
-from ._events import Coalescer, Event, EventKind
-from ._table import table_html, table_text
+from ._table import format_html, format_text, snapshot
 
 logger = logging.getLogger("nbjobs")
 
@@ -72,10 +71,8 @@ def _filter(bundle: dict[str, Any], include: Any, exclude: Any) -> dict[str, Any
 
 
 def table_bundle(scheduler: Any, full: bool | None = None) -> dict[str, Any]:
-    return {
-        "text/plain": table_text(scheduler, full=full),
-        "text/html": table_html(scheduler, full=full),
-    }
+    snap = snapshot(scheduler, full=full)
+    return {"text/plain": format_text(snap), "text/html": format_html(snap)}
 
 
 def mimebundle(scheduler: Any, include: Any = None, exclude: Any = None) -> dict[str, Any]:
@@ -88,7 +85,7 @@ def ipython_display(scheduler: Any) -> None:
     view = LiveView(scheduler, widget=wants_widget(requested_view(scheduler)))
     view.show()
     if scheduler.is_running_now:
-        view.follow()
+        view.follow(until_stopped=True)
 
 
 class LiveView:
@@ -100,8 +97,13 @@ class LiveView:
         self.display_id: str | None = None
         self.banner: str | None = None
         self.updates = 0
-        self._coalescer: Coalescer[int] | None = None
-        self._unsubscribe: Callable[[], None] | None = None
+        #: seconds between two redraws while following a run (adapts to the table's cost)
+        self.interval = UPDATE_INTERVAL
+        self._last = 0.0
+        self._counts: tuple[int, ...] = ()
+        self._following = False
+        self._until_stopped = False
+        self._seen_running = False
         self._tick: asyncio.TimerHandle | None = None
         self._finished = False
 
@@ -133,46 +135,55 @@ class LiveView:
         if self.widget is not None and not self._finished:
             # the widget updates itself: only the end of the run refreshes the fallback
             return
-        started = time.perf_counter()
         _ipython_display_module().update_display(
             self.bundle(full), raw=True, display_id=self.display_id
         )
         self.updates += 1
-        if self._coalescer is not None:
-            # a big table costs more to draw: keep drawing under a tenth of the run's time
-            cost = time.perf_counter() - started
-            self._coalescer.interval = max(UPDATE_INTERVAL, 10 * cost)
 
     # ---- following a run ----------------------------------------------------------------
-    def follow(self) -> None:
-        """Update on the scheduler's events until its run ends."""
-        if self._unsubscribe is not None or self._finished:
+    # A timer that polls, rather than events: a subscriber makes the engine build an event
+    # object per state change, and redrawing the whole table at each first event after a
+    # quiet spell costs more than a short big run itself.  The run's owner calls finish().
+    def follow(self, *, until_stopped: bool = False) -> None:
+        """Redraw at a bounded rate while the run goes on.
+
+        The caller calls :meth:`finish` when the run ends; with ``until_stopped`` (a run
+        that someone else started), the view notices that the run stopped by itself.
+        """
+        if self._following or self._finished:
             return
-        self._coalescer = Coalescer(lambda _keys: self.refresh(), UPDATE_INTERVAL)
-        self._unsubscribe = self.scheduler.subscribe(self._on_event)
+        self._following = True
+        self._until_stopped = until_stopped
+        self._last = time.monotonic()
         self._arm_tick()
 
-    def _on_event(self, event: Event) -> None:
-        if event.kind is EventKind.RUN_FINISHED and event.scheduler is self.scheduler:
-            self.finish()
-        elif self._coalescer is not None and self.widget is None:
-            self._coalescer.mark(0)
-
     def _arm_tick(self) -> None:
-        if self.widget is not None:
-            return  # the widget shows elapsed times itself
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        self._tick = loop.call_later(TICK_INTERVAL, self._on_tick)
+        self._tick = loop.call_later(self.interval, self._on_tick)
 
     def _on_tick(self) -> None:
         self._tick = None
         if self._finished:
             return
-        if self._coalescer is not None:
-            self._coalescer.mark(0)
+        running = self.scheduler.is_running_now
+        if self._until_stopped and self._seen_running and not running:
+            self.finish()
+            return
+        self._seen_running = self._seen_running or running
+        if self.widget is None:
+            counts = tuple(self.scheduler.statistics().counts.values())
+            # without news, redraw only for the elapsed times of running jobs, once a second
+            if counts != self._counts or time.monotonic() - self._last >= TICK_INTERVAL:
+                self._counts = counts
+                started = time.perf_counter()
+                self.refresh()
+                # a big table costs more to draw: keep drawing under a tenth of the time
+                cost = time.perf_counter() - started
+                self.interval = min(TICK_INTERVAL, max(UPDATE_INTERVAL, 10 * cost))
+                self._last = time.monotonic()
         self._arm_tick()
 
     def finish(self) -> None:
@@ -183,15 +194,7 @@ class LiveView:
         if self._tick is not None:
             self._tick.cancel()
             self._tick = None
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        before = self.updates
-        if self._coalescer is not None:
-            coalescer, self._coalescer = self._coalescer, None
-            coalescer.close()  # flushes what is pending, as a full refresh now
-        if self.updates == before:
-            self.refresh(full=True)
+        self.refresh(full=True)
 
     def report(self, banner: str) -> None:
         """Add a line under the table (a run that raised, say) and show it now."""

@@ -213,6 +213,8 @@ class RunHandle:
 
     def _on_done(self, task: asyncio.Task[Any]) -> None:
         _unregister(self)
+        if self.view is not None:
+            self.view.finish()
         if task.cancelled():
             return
         exc = task.exception()  # retrieved: never "exception was never retrieved"

@@ -29,6 +29,8 @@ MAX_ROWS = 40
 NOTE_WIDTH = 72
 #: at most this many characters of one job's output in the per-job sections
 OUTPUT_TAIL = 4_000
+#: at most this many jobs' output and traceback under the table (failures first)
+MAX_SECTIONS = 50
 
 _COLOURS = {
     Status.IDLE: "#9e9e9e",
@@ -72,14 +74,24 @@ def _now() -> float:
 
 
 def _is_scheduler(job: Any) -> bool:
-    return hasattr(job, "iterate_jobs") and hasattr(job, "statistics")
+    from ._scheduler import PureScheduler
+
+    return isinstance(job, PureScheduler)
 
 
 def _walk(jobs: Any, depth: int) -> Iterator[tuple[AbstractJob, int]]:
-    for job in jobs:
-        yield job, depth
-        if _is_scheduler(job):
-            yield from _walk(job.jobs, depth + 1)
+    from ._scheduler import PureScheduler  # here, not per job: views render 10k-job runs
+
+    stack = [(iter(jobs), depth)]
+    while stack:
+        it, level = stack[-1]
+        for job in it:
+            yield job, level
+            if isinstance(job, PureScheduler):
+                stack.append((iter(job.jobs), level + 1))
+                break
+        else:
+            stack.pop()
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -130,21 +142,23 @@ def job_note(job: AbstractJob) -> str:
     return _one_line(note)
 
 
-def rows(scheduler: Any, max_rows: int = MAX_ROWS) -> tuple[list[Row], int]:
+def rows(
+    scheduler: Any, max_rows: int = MAX_ROWS, walked: list[tuple[AbstractJob, int]] | None = None
+) -> tuple[list[Row], int]:
     """The rows to show, in the scheduler's order, and how many were left out."""
     now = _now()
-    walked = list(_walk(scheduler.jobs, 0))
+    every = list(_walk(scheduler.jobs, 0)) if walked is None else walked
+    kept = every
     hidden = 0
-    if len(walked) > max_rows:
+    if len(every) > max_rows:
         # keep the rows that need attention, then show them in their own order
         ranked = heapq.nsmallest(
-            max_rows, range(len(walked)), key=lambda i: (_PRIORITY[walked[i][0].status], i)
+            max_rows, range(len(every)), key=lambda i: (_PRIORITY[every[i][0].status], i)
         )
-        keep = sorted(ranked)
-        hidden = len(walked) - len(keep)
-        walked = [walked[i] for i in keep]
+        kept = [every[i] for i in sorted(ranked)]
+        hidden = len(every) - len(kept)
     out = []
-    for job, depth in walked:
+    for job, depth in kept:
         out.append(
             Row(
                 job=job,
@@ -158,9 +172,10 @@ def rows(scheduler: Any, max_rows: int = MAX_ROWS) -> tuple[list[Row], int]:
     return out, hidden
 
 
-def summary_line(scheduler: Any) -> str:
+def summary_line(scheduler: Any, stats: Any = None) -> str:
     """``Scheduler 'x' · running · 2 running, 3 succeeded (5 jobs) · 1.2s``"""
-    stats = scheduler.statistics()
+    if stats is None:
+        stats = scheduler.statistics()
     label = scheduler.label_text_or_repr()
     if scheduler.is_running_now:
         state = "running"
@@ -175,46 +190,100 @@ def summary_line(scheduler: Any) -> str:
     return " · ".join(parts)
 
 
-def _sections(scheduler: Any, full: bool) -> Iterator[tuple[AbstractJob, str, str]]:
-    """(job, output, traceback) for each job that has something to show.
+@dataclass(frozen=True)
+class Section:
+    job: AbstractJob
+    output: str
+    traceback: str
+
+
+def sections(
+    scheduler: Any, full: bool, walked: list[tuple[AbstractJob, int]] | None = None
+) -> tuple[list[Section], int]:
+    """What to show under the table, failures first, and how many were left out.
 
     While running (``full`` False) only tracebacks are listed, since output keeps coming
-    and the row already shows its last line.
+    and the row already shows its last line.  Jobs are checked by their status and the
+    size of their output, so that a big run with nothing to show costs little.
     """
-    for job, _ in _walk(scheduler.jobs, 0):
-        if _is_scheduler(job):
-            continue
-        tb = job.traceback_text or ""
-        out = job.output.text() if full else ""
-        if len(out) > OUTPUT_TAIL:
-            out = f"[… {len(out) - OUTPUT_TAIL} characters before]\n" + out[-OUTPUT_TAIL:]
-        elif job.output.dropped and out:
-            out = f"[… {job.output.dropped} characters dropped]\n" + out
-        if out or tb:
-            yield job, out, tb
+    failed: list[AbstractJob] = []
+    talked: list[AbstractJob] = []
+    if walked is None:
+        walked = list(_walk(scheduler.jobs, 0))
+    for job, _ in walked:
+        if job.status is Status.FAILED and job.raised_exception() is not None:
+            if not _is_scheduler(job):
+                failed.append(job)
+        elif full and len(job.output) and not _is_scheduler(job):
+            talked.append(job)
+    wanted = failed + talked
+    shown = wanted[:MAX_SECTIONS]
+    out = []
+    for job in sorted(shown, key=lambda j: j.id):
+        text = job.output.text() if full else ""
+        if len(text) > OUTPUT_TAIL:
+            text = f"[… {len(text) - OUTPUT_TAIL} characters before]\n" + text[-OUTPUT_TAIL:]
+        elif job.output.dropped and text:
+            text = f"[… {job.output.dropped} characters dropped]\n" + text
+        out.append(Section(job, text, job.traceback_text or ""))
+    return out, len(wanted) - len(shown)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything a rendering shows, computed once for both the text and HTML forms."""
+
+    summary: str
+    rows: list[Row]
+    hidden: int
+    sections: list[Section]
+    hidden_sections: int
+
+
+def snapshot(scheduler: Any, *, full: bool | None = None, max_rows: int = MAX_ROWS) -> Snapshot:
+    """``full`` (default: once the run ended) adds every job's output under the table."""
+    stats = scheduler.statistics()
+    if full is None:
+        full = bool(stats.finished)
+    walked = list(_walk(scheduler.jobs, 0))
+    if stats.counts[Status.IDLE] == stats.total:
+        # nothing started yet (the first display of a big run): no ranking to do
+        walked_rows = walked[:max_rows]
+        shown, _ = rows(scheduler, max_rows, walked_rows)
+        hidden = len(walked) - len(walked_rows)
+    else:
+        shown, hidden = rows(scheduler, max_rows, walked)
+    if full or stats.counts[Status.FAILED]:
+        parts, more = sections(scheduler, full, walked)
+    else:
+        parts, more = [], 0
+    return Snapshot(summary_line(scheduler, stats), shown, hidden, parts, more)
 
 
 def table_text(scheduler: Any, *, full: bool | None = None, max_rows: int = MAX_ROWS) -> str:
     """The table as plain text; ``full`` (default: once the run ended) adds every job's
     output under the table."""
-    if full is None:
-        full = not scheduler.is_running_now
-    shown, hidden = rows(scheduler, max_rows)
-    lines = [summary_line(scheduler)]
-    if shown:
-        width = max(len("job"), *(len(r.label) + 2 * r.depth for r in shown))
+    return format_text(snapshot(scheduler, full=full, max_rows=max_rows))
+
+
+def format_text(snap: Snapshot) -> str:
+    lines = [snap.summary]
+    if snap.rows:
+        width = max(len("job"), *(len(r.label) + 2 * r.depth for r in snap.rows))
         lines.append(f"  {'job':<{width}}  {'state':<9}  {'elapsed':>8}  note")
-        for r in shown:
+        for r in snap.rows:
             label = "  " * r.depth + r.label
             lines.append(f"  {label:<{width}}  {r.state:<9}  {r.elapsed:>8}  {r.note}".rstrip())
-    if hidden:
-        lines.append(f"  … {hidden} more job(s) not shown")
-    for job, out, tb in _sections(scheduler, full):
-        lines.append(f"── {job.label_text()} ({job.status.value}) ──")
-        if out:
-            lines.append(out.rstrip("\n"))
-        if tb:
-            lines.append(tb.rstrip("\n"))
+    if snap.hidden:
+        lines.append(f"  … {snap.hidden} more job(s) not shown")
+    for part in snap.sections:
+        lines.append(f"── {part.job.label_text()} ({part.job.status.value}) ──")
+        if part.output:
+            lines.append(part.output.rstrip("\n"))
+        if part.traceback:
+            lines.append(part.traceback.rstrip("\n"))
+    if snap.hidden_sections:
+        lines.append(f"── … and {snap.hidden_sections} more (see each job's .output) ──")
     return "\n".join(lines)
 
 
@@ -230,21 +299,18 @@ _STYLE = (
 
 def table_html(scheduler: Any, *, full: bool | None = None, max_rows: int = MAX_ROWS) -> str:
     """The table as HTML; all job-provided text is escaped."""
-    if full is None:
-        full = not scheduler.is_running_now
+    return format_html(snapshot(scheduler, full=full, max_rows=max_rows))
+
+
+def format_html(snap: Snapshot) -> str:
     esc = html.escape
-    shown, hidden = rows(scheduler, max_rows)
-    parts = [
-        _STYLE,
-        '<div class="nbjobs-table">',
-        f"<div><b>{esc(summary_line(scheduler))}</b></div>",
-    ]
-    if shown:
+    parts = [_STYLE, '<div class="nbjobs-table">', f"<div><b>{esc(snap.summary)}</b></div>"]
+    if snap.rows:
         parts.append(
             "<table><thead><tr><th>job</th><th>state</th><th>elapsed</th><th>note</th></tr>"
             "</thead><tbody>"
         )
-        for r in shown:
+        for r in snap.rows:
             colour = _COLOURS[r.job.status]
             indent = "&nbsp;&nbsp;" * r.depth
             parts.append(
@@ -255,18 +321,21 @@ def table_html(scheduler: Any, *, full: bool | None = None, max_rows: int = MAX_
                 f"<td>{esc(r.note)}</td></tr>"
             )
         parts.append("</tbody></table>")
-    if hidden:
-        parts.append(f"<div>… {hidden} more job(s) not shown</div>")
-    for job, out, tb in _sections(scheduler, full):
-        opened = " open" if tb else ""
+    if snap.hidden:
+        parts.append(f"<div>… {snap.hidden} more job(s) not shown</div>")
+    for part in snap.sections:
+        opened = " open" if part.traceback else ""
         parts.append(
-            f'<details{opened} data-job-id="{job.id}"><summary>{esc(job.label_text())} '
-            f"({esc(job.status.value)})</summary>"
+            f'<details{opened} data-job-id="{part.job.id}"><summary>'
+            f"{esc(part.job.label_text())} ({esc(part.job.status.value)})</summary>"
         )
-        if out:
-            parts.append(f"<pre>{esc(out)}</pre>")
-        if tb:
-            parts.append(f'<pre style="color:{_COLOURS[Status.FAILED]}">{esc(tb)}</pre>')
+        if part.output:
+            parts.append(f"<pre>{esc(part.output)}</pre>")
+        if part.traceback:
+            colour = _COLOURS[Status.FAILED]
+            parts.append(f'<pre style="color:{colour}">{esc(part.traceback)}</pre>')
         parts.append("</details>")
+    if snap.hidden_sections:
+        parts.append(f"<div>… and {snap.hidden_sections} more (see each job's .output)</div>")
     parts.append("</div>")
     return "".join(parts)
