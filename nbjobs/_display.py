@@ -26,6 +26,9 @@ logger = logging.getLogger("nbjobs")
 UPDATE_INTERVAL = 0.1
 #: seconds between two refreshes while nothing happens, so elapsed times move
 TICK_INTERVAL = 1.0
+#: seconds before the first redraw: a run shorter than that shows its first and last
+#: states only, which saves a redraw where it would cost the most, relatively
+FIRST_UPDATE = 0.25
 
 
 def _ipython_display_module() -> Any:
@@ -155,14 +158,14 @@ class LiveView:
         self._following = True
         self._until_stopped = until_stopped
         self._last = time.monotonic()
-        self._arm_tick()
+        self._arm_tick(FIRST_UPDATE)
 
-    def _arm_tick(self) -> None:
+    def _arm_tick(self, delay: float | None = None) -> None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        self._tick = loop.call_later(self.interval, self._on_tick)
+        self._tick = loop.call_later(self.interval if delay is None else delay, self._on_tick)
 
     def _on_tick(self) -> None:
         self._tick = None
