@@ -78,6 +78,16 @@ def test_live_view_updates_in_place_at_a_bounded_rate(clean_kernel: Kernel) -> N
     assert "more job(s) not shown" in view
 
 
+def test_live_view_changes_while_the_run_goes_on(clean_kernel: Kernel) -> None:
+    cell = clean_kernel.ok(
+        "s = Scheduler(*[Job(work(f'p{i}', 0.15 * i), label=f'p{i}') for i in range(1, 6)], "
+        "view='text')\nawait s.co_run()"
+    )
+    # jobs end every 0.15 s: the table was redrawn in between, not only at the end
+    assert 3 <= cell.updates <= 12, cell.updates
+    assert "5 succeeded" in cell.text()
+
+
 def test_job_output_and_traceback_are_shown_with_their_job(clean_kernel: Kernel) -> None:
     cell = clean_kernel.execute(
         "s = Scheduler(Job(work('ok', 0.02), label='good'), "
