@@ -30,6 +30,8 @@ from typing import Any
 import nbformat
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionComplete
+from nbclient.util import ensure_async
 from nbval.kernel import CURRENT_ENV_KERNEL_NAME, NbvalKernelspecManager
 
 HERE = Path(__file__).resolve().parent
@@ -105,6 +107,27 @@ def problems(nb: Any) -> list[str]:
     return found
 
 
+class Client(NotebookClient):  # type: ignore[misc]
+    """Applies a display update whichever cell it comes from, as JupyterLab does.
+
+    A background run shows its live view in the cell that started it, and updates it while
+    later cells run; nbclient only looks at the messages of the cell it runs.
+    """
+
+    async def _async_poll_output_msg(self, parent_msg_id: str, cell: Any, cell_index: int) -> None:
+        while True:
+            msg = await ensure_async(self.kc.iopub_channel.get_msg(timeout=None))
+            if msg["parent_header"].get("msg_id") == parent_msg_id:
+                try:
+                    self.process_message(msg, cell, cell_index)
+                except CellExecutionComplete:
+                    return
+            elif msg["msg_type"] == "update_display_data":
+                display_id = msg["content"].get("transient", {}).get("display_id")
+                if display_id:
+                    self._update_display_id(display_id, msg)
+
+
 def build(path: Path) -> list[str]:
     nb = nbformat.read(path, as_version=4)
     env_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
@@ -113,7 +136,7 @@ def build(path: Path) -> list[str]:
     km = KernelManager(
         kernel_name=CURRENT_ENV_KERNEL_NAME, kernel_spec_manager=NbvalKernelspecManager()
     )
-    client = NotebookClient(
+    client = Client(
         nb,
         km=km,
         timeout=120,
