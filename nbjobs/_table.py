@@ -217,16 +217,17 @@ def sections(
         elif full and len(job.output) and not _is_scheduler(job):
             talked.append(job)
     wanted = failed + talked
-    shown = wanted[:MAX_SECTIONS]
+    chosen = {id(job) for job in wanted[:MAX_SECTIONS]}
     out = []
-    for job in sorted(shown, key=lambda j: j.id):
+    # in the table's order, so that each job's section is where the eye expects it
+    for job in (job for job, _ in walked if id(job) in chosen):
         text = job.output.text() if full else ""
         if len(text) > OUTPUT_TAIL:
             text = f"[… {len(text) - OUTPUT_TAIL} characters before]\n" + text[-OUTPUT_TAIL:]
         elif job.output.dropped and text:
             text = f"[… {job.output.dropped} characters dropped]\n" + text
         out.append(Section(job, text, job.traceback_text or ""))
-    return out, len(wanted) - len(shown)
+    return out, len(wanted) - len(chosen)
 
 
 @dataclass(frozen=True)
