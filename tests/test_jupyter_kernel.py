@@ -294,3 +294,10 @@ def test_seed_style_blocking_runs_in_a_fresh_kernel_leave_the_kernel_responsive(
         # the pure-Python tasks nest-asyncio2 swapped in still run awaited cells
         assert kernel.value("await Scheduler(Job(work('y', 0.01))).co_run()") == "True"
         assert kernel.ok("print(len(leftovers()))").stdout == "0\n"
+
+
+def test_scheduler_start_method_and_no_view(clean_kernel: Kernel) -> None:
+    cell = clean_kernel.ok("s = Scheduler(Job(work('m', 0.05, 5)))\nh = s.start(view=False)")
+    assert cell.displays == {}
+    assert clean_kernel.value("await h") == "True"
+    assert clean_kernel.value("list(s.jobs)[0].result()") == "5"
