@@ -44,8 +44,7 @@ def requested_view(scheduler: Any) -> Any:
 
     ``run(view=...)`` wins over the scheduler's ``view`` attribute.
     """
-    per_run = getattr(scheduler, "_run_view", None)
-    return per_run if per_run is not None else getattr(scheduler, "view", None)
+    return getattr(scheduler, "run_view", None)
 
 
 def make_widget(scheduler: Any) -> Any:

@@ -1077,6 +1077,17 @@ class PureScheduler:
             return {"text/plain": scheduler_repr(self)}
         return mimebundle(self, include=include, exclude=exclude)
 
+    def _ipython_display_(self) -> None:
+        # displaying a scheduler during a run shows a live view, not a one-off picture
+        from ._display import ipython_display  # only IPython calls this: it is installed
+
+        ipython_display(self)
+
+    @property
+    def run_view(self) -> Any:
+        """The view asked for the current run (``run(view=...)``), else ``self.view``."""
+        return self._run_view if self._run_view is not None else self.view
+
     # ---- result flow decorator ----------------------------------------------------------
     def job(self, fn: Any = None, /, **options: Any) -> Any:
         """Decorator: ``@s.job`` or ``@s.job(label=..., critical=...)`` on a function.

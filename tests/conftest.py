@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-with contextlib.suppress(ImportError):  # real-kernel fixtures, when present
-    from conftest_kernel import *  # noqa: F403
+with contextlib.suppress(ImportError):  # real-kernel fixtures (need the Jupyter extras)
+    from tests.conftest_kernel import *  # noqa: F403
 
 
 def run_checked(main: Callable[[], Awaitable[Any]]) -> Any:

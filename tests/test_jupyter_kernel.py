@@ -58,9 +58,15 @@ def test_scheduler_view_text_and_display_of_a_scheduler(clean_kernel: Kernel) ->
         "s = Scheduler(Job(work('x')), view='text', label='mine')\nawait s.co_run()\ns"
     )
     assert "Scheduler 'mine'" in cell.text()
-    # the scheduler as a cell's value shows the table too, as text and HTML
-    assert cell.result is not None and cell.result.startswith("Scheduler 'mine' · FINE")
-    assert "<table>" in cell.result_data["text/html"]
+    # the scheduler as a cell's value is displayed (a live view: here the text table, as
+    # text and HTML)
+    shown = [
+        data
+        for data in cell.displays.values()
+        if data.get("text/plain", "").startswith("Scheduler 'mine' · FINE")
+    ]
+    assert shown, cell.displays
+    assert "<table>" in shown[-1]["text/html"]
 
 
 def test_live_view_updates_in_place_at_a_bounded_rate(clean_kernel: Kernel) -> None:
