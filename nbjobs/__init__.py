@@ -87,7 +87,7 @@ def _in_kernel() -> bool:
         from IPython.core.getipython import get_ipython
     except ImportError:
         return False
-    shell = get_ipython()  # type: ignore[no-untyped-call]
+    shell = get_ipython()  # type: ignore[no-untyped-call, unused-ignore]
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 

@@ -63,7 +63,7 @@ def get_shell() -> Any:
         return None
     from IPython.core.getipython import get_ipython
 
-    return get_ipython()  # type: ignore[no-untyped-call]
+    return get_ipython()  # type: ignore[no-untyped-call, unused-ignore]
 
 
 def on_main_thread() -> bool:
