@@ -117,7 +117,9 @@ class LiveView:
             bundle["text/html"] += f'<pre style="color:#e53935">{html.escape(self.banner)}</pre>'
         if self.widget is not None:
             try:
-                rich = self.widget._repr_mimebundle_()
+                # the widget's entry alone: its fallback would compute the same table again
+                view = getattr(self.widget, "widget_view", None)
+                rich = view() if view is not None else self.widget._repr_mimebundle_()
             except Exception:
                 logger.exception("nbjobs: the graph widget could not be displayed")
                 rich = None

@@ -59,6 +59,7 @@ DETAIL_OUTPUT_MAX = 64_000
 DELTA_OUTPUT_MAX = 64_000
 
 _BUNDLE = Path(__file__).parent / "static" / "widget.js"
+_WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 _DELTA = "delta"
 _STRUCTURE = "structure"
@@ -642,6 +643,16 @@ class DagWidget(anywidget.AnyWidget):
         if layout is not None:
             layout.close()
         super().close()
+
+    def widget_view(self) -> dict[str, Any] | None:
+        """The widget-view mime entry alone, without the fallback tables: for a caller that
+        shows its own table beside it (the live view), which then is computed once."""
+        bundle = super()._repr_mimebundle_()
+        if bundle is None:
+            return None
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        view = data.get(_WIDGET_MIME) if isinstance(data, dict) else None
+        return None if view is None else {_WIDGET_MIME: view}
 
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
         bundle = super()._repr_mimebundle_(**kwargs)
