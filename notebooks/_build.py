@@ -107,7 +107,7 @@ def problems(nb: Any) -> list[str]:
     return found
 
 
-class Client(NotebookClient):  # type: ignore[misc]
+class Client(NotebookClient):
     """Applies a display update whichever cell it comes from, as JupyterLab does.
 
     A background run shows its live view in the cell that started it, and updates it while

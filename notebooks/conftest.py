@@ -94,6 +94,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     option = parent.config.option
     if file_path.suffix != ".ipynb" or file_path.parent != HERE:
         return None
+    if not hasattr(option, "nbval_lax"):
+        return None  # the nbval plugin was disabled (-p no:nbval)
     if option.nbval or option.nbval_lax:
         return None  # nbval collects it itself, as asked
     return TutorialNotebook.from_parent(parent, path=file_path)  # type: ignore[no-any-return]
