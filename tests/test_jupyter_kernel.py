@@ -307,3 +307,21 @@ def test_scheduler_start_method_and_no_view(clean_kernel: Kernel) -> None:
     assert cell.displays == {}
     assert clean_kernel.value("await h") == "True"
     assert clean_kernel.value("list(s.jobs)[0].result()") == "5"
+
+
+def test_closing_a_notebook_with_runs_in_progress_does_not_hang() -> None:
+    # what a front-end does when a notebook with a background run (and one blocked in a
+    # cell) is closed: a graceful kernel shutdown request
+    kernel = start_kernel()
+    try:
+        kernel.ok("h = Scheduler(Job(work('long', 30), label='long')).start(view=False)")
+        kernel.kc.execute("Scheduler(Job(work('blocked', 30))).run(view=False)")
+        time.sleep(0.3)
+        start = time.monotonic()
+        kernel.kc.stop_channels()
+        kernel.km.shutdown_kernel(now=False)
+        assert time.monotonic() - start < 10
+        assert not kernel.km.is_alive()
+    finally:
+        if kernel.km.is_alive():
+            kernel.km.shutdown_kernel(now=True)
