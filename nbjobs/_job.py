@@ -18,6 +18,7 @@ import threading
 import traceback
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ._capture import JobOutput
@@ -110,6 +111,7 @@ class AbstractJob:
     _started = False
     _result: Any = None
     _exception: BaseException | None = None
+    _traceback: TracebackType | None = None
     _owner_ref: weakref.ref[PureScheduler] | None = None
     _user_scheduler: Any = _UNSET
     _output: JobOutput | None = None
@@ -184,6 +186,7 @@ class AbstractJob:
         "_started",
         "_result",
         "_exception",
+        "_traceback",
         "cancel_reason",
         "skip_reason",
         "ready_time",
@@ -225,7 +228,7 @@ class AbstractJob:
         exc = self._exception
         if exc is None:
             return None
-        return "".join(traceback.format_exception(exc))
+        return "".join(traceback.format_exception(type(exc), exc, self._traceback))
 
     def _emit(self, kind: EventKind, time: float | None = None, **fields: Any) -> None:
         if not Subscribers.active:
@@ -273,6 +276,9 @@ class AbstractJob:
 
     def _mark_failed(self, now: float, exc: BaseException) -> None:
         self._exception = exc
+        # as it is now: re-raising the exception later (a critical Scheduler does) grows
+        # its __traceback__ with the caller's frames
+        self._traceback = exc.__traceback__
         self.end_time = now
         self._set_status(Status.FAILED, now)
 

@@ -26,6 +26,11 @@ def run_blocking(make_coro: Callable[[], Coroutine[Any, Any, T]], what: str = "r
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        running = False
+    else:
+        running = True
+    if not running:
+        # out of the handler: a job's exception must not carry "no running event loop"
         return _run_in_new_loop(make_coro)
     try:
         from ._runner import run_in_running_loop

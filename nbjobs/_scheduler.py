@@ -510,6 +510,8 @@ class PureScheduler:
         # job's output
         if self._owner() is None:
             enders = self._call_run_hooks()
+            # the views took their time: the run (and its timeout) starts now
+            self._run_started = loop.time()
         _capture.install()
         try:
             self._emit_scheduler_event(EventKind.RUN_STARTED)
@@ -694,40 +696,25 @@ class PureScheduler:
 
     async def _attempts(self, job: AbstractJob) -> Any:
         """A job with a timeout per attempt and/or retries."""
-        timeout = job._time_limit
         delay = job.retry_delay
         while True:
             job.attempts += 1
             try:
-                awaitable = job._make_awaitable()
-                if timeout is not None:
-                    async with asyncio.timeout(timeout):
-                        return await awaitable
-                return await awaitable
+                return await _attempt(job)
             except Exception as exc:
-                if job.attempts <= job.retries and not self._closing:
-                    logger.info(
-                        "%r: attempt %d failed (%s: %s); retrying in %.3gs",
-                        job,
-                        job.attempts,
-                        type(exc).__name__,
-                        exc,
-                        delay,
-                    )
-                    job._record_output(
-                        "log",
-                        f"nbjobs: attempt {job.attempts} failed ({type(exc).__name__}: {exc}); "
-                        f"retrying in {delay:.3g}s\n",
-                    )
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    delay *= job.backoff
-                    continue
-                if isinstance(exc, TimeoutError) and timeout is not None:
-                    exc.add_note(
-                        f"nbjobs: {job.label_text()!r} exceeded its timeout of {timeout:g}s"
-                    )
-                raise
+                if job.attempts > job.retries or self._closing:
+                    raise
+                logger.info(
+                    "%r: attempt %d failed (%r); retrying in %.3gs", job, job.attempts, exc, delay
+                )
+                job._record_output(
+                    "log",
+                    f"nbjobs: attempt {job.attempts} failed ({type(exc).__name__}: {exc}); "
+                    f"retrying in {delay:.3g}s\n",
+                )
+            if delay > 0:
+                await asyncio.sleep(delay)
+            delay *= job.backoff
 
     def _job_done(self, job: AbstractJob, task: asyncio.Task[Any]) -> None:
         """A job's task ended: record its outcome, free its slot, release what follows."""
@@ -1137,6 +1124,22 @@ def _strip_engine_frames(exc: BaseException) -> None:
     while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
         tb = tb.tb_next
     exc.__traceback__ = tb
+
+
+async def _attempt(job: AbstractJob) -> Any:
+    """One attempt, within the job's time limit if it has one."""
+    awaitable = job._make_awaitable()
+    timeout = job._time_limit
+    if timeout is None:
+        return await awaitable
+    try:
+        async with asyncio.timeout(timeout) as limit:
+            return await awaitable
+    except TimeoutError:
+        if not limit.expired():
+            raise  # the job's own TimeoutError, not its time limit
+    # raised here, out of the handler: the message says it all, no chained context
+    raise TimeoutError(f"{job.label_text()!r} did not finish within its timeout of {timeout:g}s")
 
 
 async def _wait(awaitable: Awaitable[Any]) -> Any:

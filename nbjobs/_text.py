@@ -141,20 +141,9 @@ def scheduler_repr(sched: PureScheduler) -> str:
 def debrief_lines(
     sched: PureScheduler, details: bool = False, silence_done_jobs: bool = False
 ) -> list[str]:
-    done, ongoing, idle, total = _counts(sched.jobs)
-
-    def legible(number: int, adjective: str) -> str:
-        if number == 0:
-            return f"none is {adjective}"
-        if number == 1:
-            return f"1 is {adjective}"
-        return f"{number} are {adjective}"
-
+    total = len(sched.jobs)
     lines = [f"----- {sched.why()}"]
-    lines.append(
-        f"scheduler has a total of {total} jobs, {legible(done, 'done')}, "
-        f"{legible(ongoing, 'ongoing')}, {legible(idle, 'idle (or scheduled but not running)')}"
-    )
+    lines.append(f"scheduler has a total of {total} jobs: {status_counts(sched)}")
     lines.extend(list_lines(sched, details, silence_done_jobs))
     failed = [job for job in sched.iterate_jobs() if job.status is Status.FAILED]
     if failed:

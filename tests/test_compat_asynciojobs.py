@@ -1343,7 +1343,7 @@ def _counter_classes(lib: Any) -> tuple[type, type]:
 SHORT_THEN_LONG = (0.002, 0.004, 1.0, 1.0)
 
 
-@pytest.mark.parametrize("sched_timeout", [None, 0.05])
+@pytest.mark.parametrize("sched_timeout", [None, 0.3])
 def test_shutdown_simple(lib: Any, sched_timeout: float | None) -> None:
     counter_scheduler, counter_job = _counter_classes(lib)
     sched = counter_scheduler(critical=False, timeout=sched_timeout)
