@@ -18,7 +18,7 @@ import threading
 import traceback
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from types import TracebackType
+from types import CoroutineType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ._capture import JobOutput
@@ -109,6 +109,8 @@ class AbstractJob:
     # lets a reset fall back to them by deleting instance attributes.
     _status = Status.IDLE
     _started = False
+    # a one-shot body (a coroutine object) was used: the job cannot run again
+    _consumed = False
     _result: Any = None
     _exception: BaseException | None = None
     _traceback: TracebackType | None = None
@@ -596,7 +598,6 @@ class Job(AbstractJob):
     coshutdown: Any = None
     _args: tuple[Any, ...] = ()
     _kwargs: dict[str, Any] = {}  # noqa: RUF012 - shared and never mutated
-    _consumed = False
 
     def __init__(
         self,
@@ -703,6 +704,12 @@ class Job(AbstractJob):
     def _body(self) -> Awaitable[Any]:
         """The awaitable for one attempt: the coroutine, or a fresh call."""
         mode = self._mode
+        if mode == _ASYNC_FN and not self.data_required:
+            # the usual case first: an async function and its arguments
+            awaitable = self.corun(*self._args, **self._kwargs)
+            if type(awaitable) is CoroutineType or inspect.isawaitable(awaitable):
+                return awaitable
+            raise TypeError(f"{self.corun!r} returned {awaitable!r}, not an awaitable")
         if mode == _ONE_SHOT:
             if self._consumed:
                 raise RuntimeError(f"{self!r}: its coroutine object was already awaited")
@@ -719,10 +726,16 @@ class Job(AbstractJob):
             return awaitable
         return _call_in_thread(self.corun, args, kwargs)
 
+    # True in subclasses that define their own co_run() (as asynciojobs allows)
+    _own_co_run = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._own_co_run = cls.co_run is not Job.co_run
+
     def _make_awaitable(self) -> Awaitable[Any]:
-        if type(self).co_run is not Job.co_run:
-            # a subclass wraps co_run() (as asynciojobs allows): honour it
-            return AbstractJob._make_awaitable(self)
+        if self._own_co_run:
+            return AbstractJob._make_awaitable(self)  # honour the subclass' co_run()
         return self._body()
 
     async def co_run(self) -> Any:

@@ -14,11 +14,12 @@ import contextvars
 import functools
 import logging
 import threading
+import time
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from types import CoroutineType, MappingProxyType
+from types import MappingProxyType
 from typing import Any
 
 from . import _capture, _graph
@@ -35,6 +36,25 @@ from ._runloop import run_blocking
 from ._sequence import flatten
 
 logger = logging.getLogger("nbjobs")
+
+# the statuses as module constants: the engine compares them once or twice per job, and an
+# Enum class attribute lookup costs several times a global's
+_IDLE = Status.IDLE
+_WAITING = Status.WAITING
+_RUNNING = Status.RUNNING
+_SUCCEEDED = Status.SUCCEEDED
+_FAILED = Status.FAILED
+_CANCELLED = Status.CANCELLED
+
+#: what ``_plan()`` gives: the jobs to run, successors, unfinished requirement counts,
+#: the jobs ready at once, the number of jobs that are not forever
+_Plan = tuple[
+    list[AbstractJob],
+    dict[AbstractJob, list[AbstractJob]],
+    dict[AbstractJob, int],
+    list[AbstractJob],
+    int,
+]
 
 #: Called as ``hook(scheduler)`` when a top-level run starts; a hook may return a callable
 #: that is called when that run ends. The Jupyter glue registers its live view here.
@@ -86,6 +106,9 @@ class PureScheduler:
     in Jupyter and terminals, False = none, "text" or "widget").
     """
 
+    #: at most this many job tasks are created per event-loop iteration (see ``_start``)
+    START_BATCH = 512
+
     def __init__(
         self,
         *jobs_or_sequences: Any,
@@ -104,7 +127,7 @@ class PureScheduler:
         # jobs per status among this scheduler's own jobs, kept by the jobs themselves:
         # statistics() costs O(schedulers), not O(jobs)
         self._counts: dict[Status, int] = dict.fromkeys(Status, 0)
-        self._nested: list[PureScheduler] = []
+        self._nested: list[Scheduler] = []
         self._loop_thread: int | None = None
         self.jobs_window = _check_window(jobs_window)
         self.timeout = check_timeout(timeout, "timeout")
@@ -131,7 +154,12 @@ class PureScheduler:
         self._left = 0
         self._has_finite = False
         self._settling: deque[AbstractJob] = deque()
+        # started jobs whose task is created on a later loop iteration (see _start)
+        self._deferred: deque[AbstractJob] = deque()
+        self._burst = 0
+        self._clock: Callable[[], float] = time.monotonic
         self._done_fut: asyncio.Future[None] | None = None
+        self._run_context: contextvars.Context | None = None
         self._run_view: Any = None
         self._run_in_terminal = False
         self.update(jobs_or_sequences)
@@ -205,7 +233,7 @@ class PureScheduler:
         # freed by reference counting (and a never-run coroutine closed by its Job)
         job._owner_ref = weakref.ref(self)
         self._counts[job._status] += 1
-        if isinstance(job, PureScheduler):
+        if isinstance(job, Scheduler):
             self._nested.append(job)
         self._structure_changed()
 
@@ -225,7 +253,7 @@ class PureScheduler:
         self._jobs.remove(job)
         job._owner_ref = None
         self._counts[job._status] -= 1
-        if isinstance(job, PureScheduler):
+        if isinstance(job, Scheduler):
             self._nested.remove(job)
         self._structure_changed()
         return self
@@ -403,26 +431,14 @@ class PureScheduler:
 
     # ---- validation before a run --------------------------------------------------------
     def _validate(self) -> None:
-        """Everything that can be wrong, checked before anything runs (recursively)."""
+        """What can be wrong besides the graph itself (``_plan`` checks requirements and
+        cycles), checked before anything runs, nested schedulers included."""
         _check_window(self.jobs_window)
         check_timeout(self.timeout, "timeout")
-        for job in self._jobs:
-            for req in job.required:
-                if req not in self._jobs:
-                    if req in job.data_required:
-                        raise RequirementError(
-                            f"{job!r} takes the result of {req!r} as an argument, but that "
-                            f"job is not in the same scheduler {self.label_text_or_repr()}; "
-                            "add both jobs to the same scheduler"
-                        )
-                    raise RequirementError(
-                        f"{job!r} requires {req!r}, which is not in the same scheduler "
-                        f"{self.label_text_or_repr()}; add it there, or call "
-                        "scheduler.sanitize() to drop requirements outside the scheduler"
-                    )
-            if isinstance(job, PureScheduler) and job._status is not Status.SUCCEEDED:
-                job._validate()
-                job._check_acyclic()
+        for nested in self._nested:
+            if nested._status is not _SUCCEEDED:
+                nested._validate()
+                nested._plan()
         spent = list(self._spent_jobs())
         if spent:
             shown = ", ".join(repr(job) for job in spent[:10])
@@ -436,13 +452,13 @@ class PureScheduler:
             )
 
     def _spent_jobs(self) -> Iterator[AbstractJob]:
+        """Jobs that must run again but cannot: one-shot jobs whose coroutine was used."""
         for job in self._jobs:
-            if job.status is Status.SUCCEEDED:
-                continue
-            if isinstance(job, PureScheduler):
-                yield from job._spent_jobs()
-            elif not job._is_rerunnable():
+            if job._consumed and job._status is not _SUCCEEDED:
                 yield job
+        for nested in self._nested:
+            if nested._status is not _SUCCEEDED:
+                yield from nested._spent_jobs()
 
     # ---- running ------------------------------------------------------------------------
     def run(self, *, view: Any = None) -> bool:
@@ -487,7 +503,7 @@ class PureScheduler:
                 "(or cancel it) before running it again"
             )
         self._validate()
-        plan = self._plan()  # raises CycleError before anything runs
+        plan = self._plan()  # raises RequirementError or CycleError before anything runs
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._running = True
@@ -501,7 +517,14 @@ class PureScheduler:
         self._done_fut = loop.create_future()
         self._tasks = {}
         self._waiting = deque()
+        self._deferred = deque()
+        self._burst = 0
         self._active = 0
+        # the loop's clock; time.monotonic() itself when that is what loop.time() calls,
+        # saving a Python call per timestamp (two or three per job)
+        self._clock = time.monotonic if type(loop).time is asyncio.BaseEventLoop.time else loop.time
+        # jobs run in copies of this context, not of whichever job's task started them
+        self._run_context = contextvars.copy_context()
         self._loop_thread = threading.get_ident()
         enders: list[Callable[[], None]] = []
         external: BaseException | None = None
@@ -519,7 +542,7 @@ class PureScheduler:
                 logger.info("%r: run starts with %d jobs", self, len(self._jobs))
             if self.timeout is not None:
                 timer = loop.call_at(self._run_started + self.timeout, self._finish, "timeout")
-            self._start_run(*plan)
+            self._start_run(plan)
             try:
                 await self._done_fut
             except asyncio.CancelledError as exc:
@@ -586,27 +609,67 @@ class PureScheduler:
                 enders.append(end)
         return enders
 
-    def _plan(
-        self,
-    ) -> tuple[list[AbstractJob], dict[AbstractJob, list[AbstractJob]], dict[AbstractJob, int]]:
-        """One pass over the graph: what runs, successors, unfinished requirement counts.
+    def _plan(self) -> _Plan:
+        """One pass over the graph: the jobs that run, their successors, their counts of
+        unfinished requirements, the jobs ready at once, how many are not forever.
 
         Jobs that succeeded in an earlier run are done already; the rest run (again).
-        Kahn's algorithm on the counts proves the graph acyclic before anything starts.
+        A requirement outside the scheduler raises RequirementError, a cycle CycleError,
+        before anything starts. When every job comes after its requirements in insertion
+        order (the usual way to build a graph) this pass proves the graph acyclic too;
+        otherwise :meth:`_plan_any_order` runs Kahn's algorithm.
         """
-        todo = [job for job in self._jobs if job._status is not Status.SUCCEEDED]
+        jobs = self._jobs._items
+        todo: list[AbstractJob] = []
+        succ: dict[AbstractJob, list[AbstractJob]] = {}
+        pending: dict[AbstractJob, int] = {}
+        roots: list[AbstractJob] = []
+        finite = 0
+        in_order = True
+        for job in jobs:
+            required = job.required._items
+            if job._status is _SUCCEEDED:
+                for req in required:
+                    if req not in jobs:
+                        self._missing_requirement(job, req)
+                continue
+            todo.append(job)
+            count = 0
+            for req in required:
+                bucket = succ.get(req)
+                if bucket is not None:
+                    bucket.append(job)
+                    count += 1
+                elif req not in jobs:
+                    self._missing_requirement(job, req)
+                elif req._status is not _SUCCEEDED:
+                    in_order = False  # it comes later (or is the job itself)
+            pending[job] = count
+            succ[job] = []
+            if not count:
+                roots.append(job)
+            if not job.forever:
+                finite += 1
+        if not in_order:
+            return self._plan_any_order(todo, finite)
+        return todo, succ, pending, roots, finite
+
+    def _plan_any_order(self, todo: list[AbstractJob], finite: int) -> _Plan:
         succ: dict[AbstractJob, list[AbstractJob]] = {job: [] for job in todo}
         pending: dict[AbstractJob, int] = {}
+        roots: list[AbstractJob] = []
         for job in todo:
             count = 0
-            for req in job.required:
+            for req in job.required._items:
                 bucket = succ.get(req)
                 if bucket is not None:
                     bucket.append(job)
                     count += 1
             pending[job] = count
+            if not count:
+                roots.append(job)
         left = dict(pending)
-        ready = deque(job for job in todo if not left[job])
+        ready = deque(roots)
         seen = 0
         while ready:
             job = ready.popleft()
@@ -617,82 +680,230 @@ class PureScheduler:
                     ready.append(nxt)
         if seen != len(todo):
             _graph.check_acyclic(todo, self._preds)  # raises, with the cycle
-        return todo, succ, pending
+        return todo, succ, pending, roots, finite
 
-    def _start_run(
-        self,
-        todo: list[AbstractJob],
-        succ: dict[AbstractJob, list[AbstractJob]],
-        pending: dict[AbstractJob, int],
-    ) -> None:
+    def _missing_requirement(self, job: AbstractJob, req: AbstractJob) -> None:
+        if req in job.data_required:
+            raise RequirementError(
+                f"{job!r} takes the result of {req!r} as an argument, but that "
+                f"job is not in the same scheduler {self.label_text_or_repr()}; "
+                "add both jobs to the same scheduler"
+            )
+        raise RequirementError(
+            f"{job!r} requires {req!r}, which is not in the same scheduler "
+            f"{self.label_text_or_repr()}; add it there, or call "
+            "scheduler.sanitize() to drop requirements outside the scheduler"
+        )
+
+    def _start_run(self, plan: _Plan) -> None:
+        todo, succ, pending, roots, finite = plan
         assert self._loop is not None
         now = self._loop.time()
         for job in todo:
-            if job._status is not Status.IDLE or job._started:
+            if job._status is not _IDLE or job._started:
                 job._reset_state(now)
         self._succ = succ
         self._pending = pending
         self._left = len(todo)
-        self._finite_left = sum(1 for job in todo if not job.forever)
-        self._has_finite = self._finite_left > 0
+        self._finite_left = finite
+        self._has_finite = finite > 0
         if not todo:
             self._finish("success")
             return
-        for job in todo:
-            if pending[job] == 0:
-                self._make_ready(job)
+        for job in roots:
+            self._make_ready(job)
         self._drain_settling()
 
     def _make_ready(self, job: AbstractJob) -> None:
         """All of ``job``'s requirements ended: start it, queue it, or skip it."""
         if self._closing:
             return
-        if job._status is Status.CANCELLED:
+        if job._status is _CANCELLED:
             # cancelled before it was ready: it ends now, in order
             self._settling.append(job)
             return
-        for producer in job.data_required:
-            if producer._status is not Status.SUCCEEDED:
-                assert self._loop is not None
-                job._mark_skipped(
-                    self._loop.time(),
-                    f"needs the result of {producer.label_text()!r}, which {_ended_how(producer)}",
-                )
-                self._settling.append(job)
-                return
+        if job.data_required:
+            for producer in job.data_required:
+                if producer._status is not _SUCCEEDED:
+                    assert self._loop is not None
+                    job._mark_skipped(
+                        self._loop.time(),
+                        f"needs the result of {producer.label_text()!r}, "
+                        f"which {_ended_how(producer)}",
+                    )
+                    self._settling.append(job)
+                    return
         window = self.jobs_window
         if window is not None and self._active >= window:
-            assert self._loop is not None
-            job._mark_ready(self._loop.time(), waiting=True)
+            # job._mark_ready(now, waiting=True), inline: once per job beyond the window
+            now = self._clock()
+            job.ready_time = now
+            old = job._status
+            job._status = _WAITING
+            counts = self._counts
+            counts[old] -= 1
+            counts[_WAITING] += 1
+            if Subscribers.active:
+                job._emit(EventKind.STATUS, now)
             self._waiting.append(job)
         else:
             self._start(job)
 
     def _start(self, job: AbstractJob) -> None:
-        """Give ``job`` a task: its own awaitable, in a context that names it (so what it
-        prints is recorded on it), with a done callback doing the bookkeeping."""
+        """Start ``job``: it takes its window slot and is RUNNING from now on.
+
+        Its task runs :meth:`_run_job` in a copy of the run's context. No done callback:
+        the task does the job's bookkeeping when the body ends (one event-loop handle
+        less per job). At most ``START_BATCH`` tasks are created per loop iteration: a
+        burst of ready jobs (100k independent jobs, the children of a fan-out) starts
+        over the next iterations, in order, instead of piling up every task and its
+        first step before any of them runs; in a burst this is both faster and much
+        smaller in memory. A task cancelled before its first step never runs
+        ``_run_job``: the paths that cancel tasks catch up on it (:meth:`_cancel_job`,
+        :meth:`_wind_down`).
+        """
         loop = self._loop
         assert loop is not None
         self._active += 1
-        now = loop.time()
+        now = self._clock()
+        job._started = True
+        job.start_time = now
         if job.ready_time is None:
             job.ready_time = now
-        job._mark_running(now)
-        context = contextvars.copy_context()
-        context.run(_capture.current_job.set, job)
-        coro: Coroutine[Any, Any, Any]
+        old = job._status
+        job._status = _RUNNING
+        counts = self._counts
+        counts[old] -= 1
+        counts[_RUNNING] += 1
+        if Subscribers.active:
+            job._emit(EventKind.STATUS, now)
+        deferred = self._deferred
+        if deferred or self._burst >= self.START_BATCH:
+            if not deferred:
+                loop.call_soon(self._start_deferred)
+            deferred.append(job)
+            return
+        self._burst += 1
+        context = self._run_context
+        self._tasks[job] = loop.create_task(
+            self._run_job(job), context=context.copy() if context is not None else None
+        )
+
+    def _start_deferred(self) -> None:
+        """The next batch of the started jobs that have no task yet."""
+        self._burst = 0
+        deferred = self._deferred
+        if self._closing or not deferred:
+            return  # _wind_down accounts for them
+        loop = self._loop
+        assert loop is not None
+        context = self._run_context
+        tasks = self._tasks
+        run_job = self._run_job
+        batch = min(len(deferred), self.START_BATCH)
+        self._burst = batch
+        for _ in range(batch):
+            job = deferred.popleft()
+            tasks[job] = loop.create_task(
+                run_job(job), context=context.copy() if context is not None else None
+            )
+        if deferred:
+            loop.call_soon(self._start_deferred)
+
+    async def _run_job(self, job: AbstractJob) -> None:
+        """A job's task: its body, then the bookkeeping, synchronously at its end."""
+        # what the job prints is recorded on it (the task's context is its own copy)
+        current_job = _capture.current_job
+        current_job.set(job)
         try:
             if job._time_limit is None and not job.retries:
-                awaitable = job._make_awaitable()
-                coro = awaitable if type(awaitable) is CoroutineType else _wait(awaitable)
+                result = await job._make_awaitable()
             else:
-                coro = self._attempts(job)
+                result = await self._attempts(job)
+        except asyncio.CancelledError:
+            current_job.set(None)
+            self._job_cancelled(job)
+            raise
         except Exception as exc:
-            # the job could not even make its awaitable: fail it through the same path
-            coro = _reraise(exc)
-        task = loop.create_task(coro, context=context)
-        self._tasks[job] = task
-        task.add_done_callback(functools.partial(self._job_done, job))
+            current_job.set(None)
+            _strip_engine_frames(exc)
+            assert self._loop is not None
+            job._mark_failed(self._loop.time(), exc)
+            self._job_released(job)
+        except BaseException:
+            # KeyboardInterrupt or SystemExit from the job's synchronous step: it leaves
+            # the loop at once, and the run is being unwound
+            current_job.set(None)
+            task = asyncio.current_task()
+            if task is not None:
+                task.add_done_callback(_retrieve)
+            assert self._loop is not None
+            job._mark_cancelled(self._loop.time(), "interrupted")
+            self._job_released(job)
+            raise
+        else:
+            current_job.set(None)
+            now = self._clock()
+            if result is not None:
+                job._result = result
+            job.end_time = now
+            old = job._status
+            job._status = _SUCCEEDED
+            counts = self._counts
+            counts[old] -= 1
+            counts[_SUCCEEDED] += 1
+            if Subscribers.active:
+                job._emit(EventKind.STATUS, now)
+            self._job_released(job)
+
+    def _job_cancelled(self, job: AbstractJob) -> None:
+        assert self._loop is not None
+        reason = job.__dict__.pop("_nbjobs_cancel_reason", None)
+        job._mark_cancelled(self._loop.time(), reason or self._outcome_reason or "cancelled")
+        self._job_released(job)
+
+    def _job_released(self, job: AbstractJob) -> None:
+        """A started job ended: free its slot, record a failure, release what follows."""
+        self._tasks.pop(job, None)
+        self._active -= 1
+        status = job._status
+        if status is _FAILED:
+            # every failure is kept, even one that ends while the run winds down
+            self._failures.append(job)
+        if self._closing:
+            return
+        if status is _FAILED and job.critical:
+            self._finish("critical", f"critical job {job.label_text()!r} failed")
+            return
+        waiting = self._waiting
+        if waiting:
+            # jobs that waited for a slot go first: they were ready before the ones this
+            # job releases
+            window = self.jobs_window
+            while waiting and (window is None or self._active < window):
+                self._start(waiting.popleft())
+        # settle it (inline _settle: this runs once per job)
+        self._left -= 1
+        if not job.forever:
+            self._finite_left -= 1
+        successors = self._succ.get(job)
+        if successors:
+            pending = self._pending
+            for nxt in successors:
+                count = pending[nxt] - 1
+                pending[nxt] = count
+                if count == 0:
+                    self._make_ready(nxt)
+        if self._finite_left == 0 and (self._has_finite or self._left == 0):
+            self._finish("success")
+        if self._settling:
+            self._drain_settling()
+
+    def _cancelled_before_start(self, job: AbstractJob, task: asyncio.Task[Any]) -> None:
+        """Done callback of a task cancelled one job at a time: if it was cancelled before
+        its first step, :meth:`_run_job` never ran, so its bookkeeping happens here."""
+        if job._status is _RUNNING and self._tasks.get(job) is task:
+            self._job_cancelled(job)
 
     async def _attempts(self, job: AbstractJob) -> Any:
         """A job with a timeout per attempt and/or retries."""
@@ -716,61 +927,30 @@ class PureScheduler:
                 await asyncio.sleep(delay)
             delay *= job.backoff
 
-    def _job_done(self, job: AbstractJob, task: asyncio.Task[Any]) -> None:
-        """A job's task ended: record its outcome, free its slot, release what follows."""
-        loop = self._loop
-        assert loop is not None
-        now = loop.time()
-        self._tasks.pop(job, None)
-        self._active -= 1
-        if task.cancelled():
-            reason = job.__dict__.pop("_nbjobs_cancel_reason", None)
-            job._mark_cancelled(now, reason or self._outcome_reason or "cancelled")
-        else:
-            exc = task.exception()
-            if exc is None:
-                job._mark_succeeded(now, task.result())
-            elif isinstance(exc, Exception):
-                _strip_engine_frames(exc)
-                job._mark_failed(now, exc)
-            else:
-                # KeyboardInterrupt or SystemExit from a job's synchronous step: it left
-                # the loop at once, and the run is being unwound
-                job._mark_cancelled(now, "interrupted")
-        if job._status is Status.FAILED:
-            # every failure is kept, even one that ends while the run winds down
-            self._failures.append(job)
-        if self._closing:
-            return
-        if job._status is Status.FAILED and job.critical:
-            self._finish("critical", f"critical job {job.label_text()!r} failed")
-            return
-        window = self.jobs_window
-        # jobs that waited for a slot go first: they were ready before the ones this
-        # job releases
-        while self._waiting and (window is None or self._active < window):
-            self._start(self._waiting.popleft())
-        self._settling.append(job)
-        self._drain_settling()
-
-    def _drain_settling(self) -> None:
-        """Count ended jobs and make their successors ready (a loop, not recursion: a
-        chain of 100k skipped jobs must not overflow the stack)."""
-        settling = self._settling
-        pending = self._pending
-        succ = self._succ
-        while settling and not self._closing:
-            job = settling.popleft()
-            self._left -= 1
-            if not job.forever:
-                self._finite_left -= 1
-            for nxt in succ.get(job, ()):
+    def _settle(self, job: AbstractJob) -> None:
+        """Count an ended job and make its successors ready when it was their last
+        unfinished requirement."""
+        self._left -= 1
+        if not job.forever:
+            self._finite_left -= 1
+        successors = self._succ.get(job)
+        if successors:
+            pending = self._pending
+            for nxt in successors:
                 count = pending[nxt] - 1
                 pending[nxt] = count
                 if count == 0:
                     self._make_ready(nxt)
-            if self._finite_left == 0 and (self._has_finite or self._left == 0):
-                self._finish("success")
+        if self._finite_left == 0 and (self._has_finite or self._left == 0):
+            self._finish("success")
+
+    def _drain_settling(self) -> None:
+        """Settle the jobs that ended without a task (skipped, cancelled before they
+        started): a loop, not recursion, so that a chain of 100k skipped jobs does not
+        overflow the stack."""
+        settling = self._settling
+        while settling and not self._closing:
+            self._settle(settling.popleft())
         settling.clear()
 
     def _finish(self, outcome: str, reason: str | None = None) -> None:
@@ -809,10 +989,19 @@ class PureScheduler:
                 # cancelled again while cleaning up: finish the clean-up, then say so
                 interrupted = exc
             remaining = [task for task in remaining if not task.done()]
-        for job, _ in tasks:
-            job.__dict__.pop("_nbjobs_cancel_reason", None)
         now = loop.time()
-        for job in self._jobs:
+        for job in self._deferred:
+            # started, but the run ended before its task was created
+            job._mark_cancelled(now, reason)
+        self._deferred.clear()
+        for job, _ in tasks:
+            if job._status is Status.RUNNING:
+                # its task was cancelled before its first step: _run_job never ran
+                job._mark_cancelled(now, job.__dict__.get("_nbjobs_cancel_reason") or reason)
+            job.__dict__.pop("_nbjobs_cancel_reason", None)
+        counts = self._counts
+        unstarted = counts[Status.IDLE] + counts[Status.WAITING]
+        for job in self._jobs if unstarted else ():
             if job.status in (Status.IDLE, Status.WAITING):
                 job._mark_skipped(now, f"the run ended first ({reason})")
                 if isinstance(job, PureScheduler):
@@ -867,9 +1056,16 @@ class PureScheduler:
         if status is Status.RUNNING:
             task = self._tasks.get(job)
             if task is None:
-                return False
+                if job not in self._deferred:
+                    return False
+                # started, but its task is not created yet
+                self._deferred.remove(job)
+                job._nbjobs_cancel_reason = reason  # type: ignore[attr-defined]
+                self._job_cancelled(job)
+                return True
             job._nbjobs_cancel_reason = reason  # type: ignore[attr-defined]
             task.cancel(reason)
+            task.add_done_callback(functools.partial(self._cancelled_before_start, job))
             return True
         if status is Status.WAITING:
             self._waiting.remove(job)
@@ -892,7 +1088,13 @@ class PureScheduler:
         if self._did_shutdown:
             return None  # as asynciojobs: the shutdown of this run happened already
         self._did_shutdown = True
-        hooks = [job for job in self._jobs if _has_shutdown_hook(job)]
+        hooks = []
+        for job in self._jobs._items:
+            # _has_shutdown_hook() inline: this runs over every job at the end of each run
+            hook = type(job).co_shutdown
+            if hook is _NOOP_SHUTDOWN or (hook is _JOB_SHUTDOWN and job.coshutdown is None):  # type: ignore[attr-defined]
+                continue
+            hooks.append(job)
         if not hooks:
             return True
         tasks = [asyncio.ensure_future(_shutdown_one(job)) for job in hooks]
@@ -975,7 +1177,7 @@ class PureScheduler:
     def _leaf_counts(self) -> dict[Status, int]:
         counts = dict(self._counts)
         for nested in self._nested:
-            counts[nested._status] -= 1  # type: ignore[attr-defined]
+            counts[nested._status] -= 1
             for status, n in nested._leaf_counts().items():
                 counts[status] += n
         return counts
@@ -1102,14 +1304,7 @@ def _ended_how(job: AbstractJob) -> str:
     return f"did not succeed ({status.value})"
 
 
-def _has_shutdown_hook(job: AbstractJob) -> bool:
-    """False for jobs whose co_shutdown() does nothing: no task for them at the end."""
-    hook = type(job).co_shutdown
-    if hook is _NOOP_SHUTDOWN:
-        return False
-    return not (hook is _JOB_SHUTDOWN and job.coshutdown is None)  # type: ignore[attr-defined]
-
-
+# jobs whose co_shutdown() is one of these do nothing at the end of a run: no task for them
 _NOOP_SHUTDOWN = AbstractJob.co_shutdown
 _JOB_SHUTDOWN = Job.co_shutdown
 
@@ -1142,14 +1337,11 @@ async def _attempt(job: AbstractJob) -> Any:
     raise TimeoutError(f"{job.label_text()!r} did not finish within its timeout of {timeout:g}s")
 
 
-async def _wait(awaitable: Awaitable[Any]) -> Any:
-    """A coroutine around an awaitable that is not one (a Future, an object with
-    ``__await__``): tasks take coroutines only."""
-    return await awaitable
-
-
-async def _reraise(exc: Exception) -> Any:
-    raise exc
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Mark a task's exception as seen: it was reported another way (no "Task exception
+    was never retrieved" at garbage collection)."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def _shutdown_one(job: AbstractJob) -> bool:
