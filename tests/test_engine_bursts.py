@@ -1,0 +1,208 @@
+"""Bursts of ready jobs start in batches, and a job's task does its own bookkeeping.
+
+``PureScheduler.START_BATCH`` bounds the tasks created per event-loop iteration; the
+jobs beyond it are RUNNING already (they have their window slot) and get their task on
+the next iterations, in order. These tests pin what that must never change: order,
+completeness, cancellation of a job that has no task yet, and clean endings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from nbjobs import Job, PureScheduler, Scheduler, Status
+from tests.conftest import run_checked
+
+
+@pytest.fixture
+def small_batch(monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setattr(PureScheduler, "START_BATCH", 8)
+    return 8
+
+
+def test_a_burst_starts_in_order_and_in_batches(small_batch: int) -> None:
+    n = 5 * small_batch + 3
+    started: list[int] = []
+    iteration_of_first_step: list[int] = []
+    ticks = [0]
+
+    statuses_when_first_ran: list[Status] = []
+
+    async def body(i: int) -> int:
+        if not started:
+            statuses_when_first_ran.extend(job.status for job in jobs)
+        started.append(i)
+        iteration_of_first_step.append(ticks[0])
+        await asyncio.sleep(0)
+        return i
+
+    jobs = [Job(body, i) for i in range(n)]
+    sched = Scheduler(*jobs)
+
+    async def main() -> bool:
+        loop = asyncio.get_running_loop()
+        handle: list[asyncio.Handle] = []
+
+        def tick() -> None:  # runs once per loop iteration
+            ticks[0] += 1
+            handle[:] = [loop.call_soon(tick)]
+
+        tick()
+        try:
+            return await sched.co_run()
+        finally:
+            handle[0].cancel()
+
+    assert run_checked(main) is True
+    assert started == list(range(n))
+    assert [job.result() for job in jobs] == list(range(n))
+    # every job was RUNNING from the start (it had its slot) ...
+    assert statuses_when_first_ran == [Status.RUNNING] * n
+    # ... but no loop iteration ran more than a batch of first steps (all n at once
+    # without batches), and the batches follow each other
+    per_iteration = Counter(iteration_of_first_step)
+    assert max(per_iteration.values()) == small_batch
+    assert len(per_iteration) == -(-n // small_batch)
+
+
+def test_a_burst_keeps_few_tasks_alive_at_once(small_batch: int) -> None:
+    n = 20 * small_batch
+    alive: list[int] = []
+
+    async def body(i: int) -> None:
+        alive.append(sum(1 for t in asyncio.all_tasks() if not t.done()))
+        await asyncio.sleep(0)
+
+    sched = Scheduler(*[Job(body, i) for i in range(n)])
+
+    async def main() -> bool:
+        return await sched.co_run()
+
+    assert run_checked(main) is True
+    assert len(alive) == n
+    # without batches every one of the n tasks exists before the first body runs
+    assert max(alive) <= 2 * small_batch + 2, max(alive)
+
+
+def test_successors_of_a_fan_out_start_in_batches_after_the_queue(small_batch: int) -> None:
+    order: list[str] = []
+
+    async def body(name: str) -> None:
+        order.append(name)
+        await asyncio.sleep(0)
+
+    root = Job(body, "root", label="root")
+    children = [Job(body, f"c{i}", required=root) for i in range(3 * small_batch)]
+    grandchild = Job(body, "g", required=children[0])
+    sched = Scheduler(root, *children, grandchild)
+
+    async def main() -> bool:
+        return await sched.co_run()
+
+    assert run_checked(main) is True
+    assert order[0] == "root"
+    # the grandchild became ready while the children's batches were still queued: it
+    # starts after all of them (ready order), not before the ones waiting for a batch
+    assert order[1:-1] == [f"c{i}" for i in range(3 * small_batch)]
+    assert order[-1] == "g"
+
+
+def test_cancelling_a_job_that_has_no_task_yet(small_batch: int) -> None:
+    n = 3 * small_batch
+    ran: list[int] = []
+
+    async def body(i: int) -> int:
+        ran.append(i)
+        await asyncio.sleep(0)
+        return i
+
+    jobs = [Job(body, i, critical=False) for i in range(n)]
+    sched = Scheduler(*jobs)
+    last = jobs[-1]
+
+    async def main() -> bool:
+        task = asyncio.ensure_future(sched.co_run())
+        await asyncio.sleep(0)  # the run started: the last batch has no task yet
+        assert last.status is Status.RUNNING
+        assert last.cancel("not needed") is True
+        return await task
+
+    assert run_checked(main) is True
+    assert n - 1 not in ran
+    assert last.status is Status.CANCELLED
+    assert last.cancel_reason == "not needed"
+    assert all(job.status is Status.SUCCEEDED for job in jobs[:-1])
+
+
+def test_a_critical_failure_in_the_first_batch_ends_the_queued_ones(small_batch: int) -> None:
+    n = 4 * small_batch
+    ran: list[int] = []
+
+    async def body(i: int) -> int:
+        ran.append(i)
+        if i == 0:
+            raise ValueError("boom")
+        await asyncio.sleep(0.05)
+        return i
+
+    jobs = [Job(body, i) for i in range(n)]
+    sched = Scheduler(*jobs)
+
+    async def main() -> Any:
+        with pytest.raises(ValueError, match="boom"):
+            await sched.co_run()
+
+    run_checked(main)
+    assert jobs[0].status is Status.FAILED
+    # the first batch was running and is cancelled; the jobs queued for a later batch
+    # never ran their body and end cancelled with the run's reason, none left RUNNING
+    assert set(ran) == set(range(small_batch))
+    for job in jobs[1:]:
+        assert job.status is Status.CANCELLED, job
+        assert "critical job" in (job.cancel_reason or ""), job.cancel_reason
+    assert sched.statistics().running == 0
+
+
+def test_a_task_cancelled_before_its_first_step_is_accounted_for() -> None:
+    ran: list[str] = []
+
+    async def body(name: str) -> str:
+        ran.append(name)
+        await asyncio.sleep(0)
+        return name
+
+    a = Job(body, "a", critical=False)
+    b = Job(body, "b", required=a)
+    sched = Scheduler(a, b)
+
+    async def main() -> bool:
+        task = asyncio.ensure_future(sched.co_run())
+        # one loop turn: co_run creates a's task, which has not run its first step
+        await asyncio.sleep(0)
+        assert a.status is Status.RUNNING
+        assert a.cancel("early") is True
+        return await task
+
+    assert run_checked(main) is True
+    assert ran == ["b"]
+    assert a.status is Status.CANCELLED and a.cancel_reason == "early"
+    assert b.status is Status.SUCCEEDED
+
+
+def test_a_timeout_while_jobs_wait_for_their_batch(small_batch: int) -> None:
+    async def body(i: int) -> None:
+        await asyncio.sleep(10)
+
+    jobs = [Job(body, i) for i in range(3 * small_batch)]
+    sched = Scheduler(*jobs, timeout=0.05, critical=False)
+
+    async def main() -> bool:
+        return await sched.co_run()
+
+    assert run_checked(main) is False
+    assert sched.failed_time_out()
+    assert all(job.status is Status.CANCELLED for job in jobs)
