@@ -45,9 +45,16 @@ Callback = Callable[[Event], None]
 
 
 class Subscribers:
-    """The callbacks of one scheduler; a failing callback is logged, never breaks a run."""
+    """The callbacks of one scheduler; a failing callback is logged, never breaks a run.
 
-    __slots__ = ("_callbacks",)
+    Two cheaper forms serve views, for which an event per status change of every job
+    would cost more than the run itself: callbacks that skip status events, and status
+    watchers, a dict that the engine fills with ``job.id -> job`` for each job whose status
+    changed, calling ``wake()`` when the dict was empty (the view then takes the dict's
+    contents at its own pace).
+    """
+
+    __slots__ = ("_callbacks", "_quiet", "_watchers")
 
     #: Subscriptions alive in the process: when none, the engine skips building events
     #: altogether (a run without views pays nothing for them).
@@ -55,28 +62,53 @@ class Subscribers:
 
     def __init__(self) -> None:
         self._callbacks: list[Callback] = []
+        self._quiet: list[Callback] = []  # every event but STATUS
+        self._watchers: list[tuple[dict[int, AbstractJob], Callable[[], None]]] = []
 
     def __bool__(self) -> bool:
-        return bool(self._callbacks)
+        return bool(self._callbacks or self._quiet or self._watchers)
 
-    def add(self, callback: Callback) -> Callable[[], None]:
+    def add(self, callback: Callback, *, statuses: bool = True) -> Callable[[], None]:
+        """Call ``callback(event)`` for each event (but status changes if not
+        ``statuses``); returns the function that unsubscribes."""
         if not callable(callback):
             raise TypeError(f"subscribe() takes a callable, got {callback!r}")
-        self._callbacks.append(callback)
+        return self._register(self._callbacks if statuses else self._quiet, callback)
+
+    def watch_statuses(
+        self, dirty: dict[int, AbstractJob], wake: Callable[[], None]
+    ) -> Callable[[], None]:
+        """Record in ``dirty`` the jobs whose status changes; see the class docstring."""
+        return self._register(self._watchers, (dirty, wake))
+
+    def _register(self, where: list[Any], item: Any) -> Callable[[], None]:
+        where.append(item)
         Subscribers.active += 1
 
         def unsubscribe() -> None:
             # identity, not equality: the same bound method may be subscribed twice
-            for index, known in enumerate(self._callbacks):
-                if known is callback:
-                    del self._callbacks[index]
+            for index, known in enumerate(where):
+                if known is item:
+                    del where[index]
                     Subscribers.active -= 1
                     return
 
         return unsubscribe
 
+    def status_changed(self, job: AbstractJob) -> None:
+        for dirty, wake in self._watchers:
+            if not dirty:
+                try:
+                    wake()
+                except Exception:
+                    logger.exception("nbjobs: a status watcher raised; the run goes on")
+            dirty[job.id] = job
+
     def send(self, event: Event) -> None:
-        for callback in tuple(self._callbacks):
+        callbacks = self._callbacks
+        if event.kind is not EventKind.STATUS and self._quiet:
+            callbacks = callbacks + self._quiet
+        for callback in tuple(callbacks):
             try:
                 callback(event)
             except Exception:

@@ -248,11 +248,16 @@ class AbstractJob:
         first = self._owner()
         owner = first
         event: Event | None = None
+        status = kind is EventKind.STATUS
         while owner is not None:
-            if owner._subscribers:
-                if event is None:
-                    event = Event(kind, first, self, time, self._status, **fields)
-                owner._subscribers.send(event)
+            subscribers = owner._subscribers
+            if subscribers:
+                if status and subscribers._watchers:
+                    subscribers.status_changed(self)
+                if subscribers._callbacks or (not status and subscribers._quiet):
+                    if event is None:
+                        event = Event(kind, first, self, time, self._status, **fields)
+                    subscribers.send(event)
             owner = owner._owner()
 
     def _set_status(self, status: Status, now: float | None) -> None:

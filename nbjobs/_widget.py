@@ -30,7 +30,7 @@ import logging
 import reprlib
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -237,17 +237,31 @@ def micros(t: float | None, origin: float) -> int | None:
 
 
 def job_row(job: AbstractJob, origin: float) -> Row:
+    return _rows([job], origin)[0]
+
+
+_STATE_NAMES = {status: status.value for status in Status}
+
+
+def _rows(jobs: Iterable[AbstractJob], origin: float) -> list[Row]:
+    """``job_row`` of each job. Inline (no call per time): a snapshot makes one row per
+    job, at the start and the end of each run, and those are on the run's clock."""
+    names = _STATE_NAMES
     return [
-        job.id,
-        job.status.value,
-        micros(job.ready_time, origin),
-        micros(job.start_time, origin),
-        micros(job.end_time, origin),
+        [
+            job.id,
+            names[job._status],
+            None if (t := job.ready_time) is None else int((t - origin) * 1_000_000),
+            None if (t := job.start_time) is None else int((t - origin) * 1_000_000),
+            None if (t := job.end_time) is None else int((t - origin) * 1_000_000),
+        ]
+        for job in jobs
     ]
 
 
 def stats_dict(scheduler: PureScheduler) -> dict[str, Any]:
-    """The run's counts and times as the page reads them (a full scan of the jobs)."""
+    """The run's counts and times as the page reads them (O(schedulers): each scheduler
+    keeps its counts per status)."""
     stats = scheduler.statistics(recursive=True)
     return {
         "counts": {status.value: n for status, n in stats.counts.items()},
@@ -259,60 +273,6 @@ def stats_dict(scheduler: PureScheduler) -> dict[str, Any]:
         "finished": stats.finished,
         "outcome": stats.outcome,
     }
-
-
-class _RunCounts:
-    """The counts per state kept up to date from events, so that a delta costs O(changes).
-
-    ``statistics()`` scans every job; at 20 deltas a second on a 10k-job run that scan
-    was most of the widget's cost. It still gives the exact figures at the start and the
-    end of a run and on a structure change (``reset``).
-    """
-
-    def __init__(self, scheduler: PureScheduler) -> None:
-        self._scheduler = scheduler
-        self._status: dict[int, Status] = {}
-        self._counts: dict[Status, int] = {}
-        self._run: dict[str, Any] = {}
-        self._started_at: float | None = None
-
-    def recount(self, index: dict[int, AbstractJob]) -> None:
-        self._status = {i: job.status for i, job in index.items() if not _is_scheduler(job)}
-        self._run = stats_dict(self._scheduler)
-        self._counts = dict.fromkeys(Status, 0)
-        for name, n in self._run["counts"].items():
-            self._counts[Status(name)] = n
-        elapsed = self._run["elapsed"]
-        running = self._run["started"] and not self._run["finished"]
-        self._started_at = _now() - elapsed if running and elapsed is not None else None
-
-    def changed(self, job_id: int, new: Status) -> None:
-        old = self._status.get(job_id)
-        if old is None or new is old:
-            return  # a nested scheduler (counted through its jobs), or no change
-        self._counts[old] -= 1
-        self._counts[new] += 1
-        self._status[job_id] = new
-
-    def run_started(self, time: float | None) -> None:
-        self._started_at = time if time is not None else _now()
-        self._run.update(started=True, finished=False, outcome=None, elapsed=0.0)
-
-    def as_dict(self) -> dict[str, Any]:
-        counts = self._counts
-        elapsed = self._run.get("elapsed")
-        if self._started_at is not None and not self._run.get("finished"):
-            elapsed = _now() - self._started_at
-        return {
-            "counts": {status.value: n for status, n in counts.items()},
-            "total": len(self._status),
-            "running": counts.get(Status.RUNNING, 0),
-            "waiting": counts.get(Status.WAITING, 0),
-            "elapsed": elapsed,
-            "started": bool(self._run.get("started")),
-            "finished": bool(self._run.get("finished")),
-            "outcome": self._run.get("outcome"),
-        }
 
 
 def _dumps(value: Any) -> str:
@@ -433,13 +393,17 @@ class DagWidget(anywidget.AnyWidget):
         self._output = _OutputBuffer()
         self._coalescer: Coalescer[str] = Coalescer(self._flush, UPDATE_INTERVAL)
         self.messages_sent = 0
-        self._counts = _RunCounts(scheduler)
         graph, index = self._structure()
         self._index = index
-        self._counts.recount(index)
         super().__init__(graph_json=_dumps(graph), snapshot_json=_dumps(self._snapshot()), **kwargs)
         self.on_msg(self._on_msg)
-        self._unsubscribe: Callable[[], None] | None = scheduler.subscribe(self._on_event)
+        # status changes (several per job) reach the view as entries in self._dirty, not
+        # as events: the widget costs a dict store per change, not a call chain
+        subscribers = scheduler._subscribers
+        self._unsubscribers: list[Callable[[], None]] = [
+            subscribers.add(self._on_event, statuses=False),
+            subscribers.watch_statuses(self._dirty, self._wake),
+        ]
 
     @property
     def scheduler(self) -> PureScheduler:
@@ -471,16 +435,15 @@ class DagWidget(anywidget.AnyWidget):
         index = {job.id: job for job, _ in _walk(self._scheduler, None)}
         return graph_spec(self._scheduler), index
 
-    def _rows(self, jobs: Iterator[AbstractJob] | list[AbstractJob]) -> list[Row]:
-        origin = self._origin
-        return [job_row(job, origin) for job in jobs]
+    def _rows(self, jobs: Iterable[AbstractJob]) -> list[Row]:
+        return _rows(jobs, self._origin)
 
     def _snapshot(self) -> dict[str, Any]:
         return {
             "seq": self._seq,
             "now": micros(_now(), self._origin),
-            "jobs": self._rows(list(self._index.values())),
-            "stats": self._counts.as_dict(),
+            "jobs": self._rows(self._index.values()),
+            "stats": stats_dict(self._scheduler),
         }
 
     def refresh(self) -> None:
@@ -493,18 +456,13 @@ class DagWidget(anywidget.AnyWidget):
         self.snapshot_json = _dumps(self._snapshot())
 
     # ---- events from the scheduler ------------------------------------------------------
+    def _wake(self) -> None:
+        # the first status change since the last delta: one is now on its way
+        self._coalescer.mark(_DELTA)
+
     def _on_event(self, event: Event) -> None:
         kind = event.kind
-        if kind is EventKind.STATUS:
-            job = event.job
-            if job is not None:
-                # this runs for every change of every job: keep it to a few dict operations
-                dirty = self._dirty
-                if not dirty:
-                    self._coalescer.mark(_DELTA)  # else a delta is already on its way
-                dirty[job.id] = job
-                self._counts.changed(job.id, event.status or job.status)
-        elif kind is EventKind.OUTPUT:
+        if kind is EventKind.OUTPUT:
             job = event.job
             if job is not None and job.id in self._watched and event.text:
                 self._output.add(job.id, event.stream or "stdout", event.text)
@@ -512,7 +470,6 @@ class DagWidget(anywidget.AnyWidget):
         elif kind is EventKind.STRUCTURE:
             self._coalescer.mark(_STRUCTURE)
         elif kind is EventKind.RUN_STARTED and event.scheduler is self._scheduler:
-            self._counts.run_started(event.time)
             self._coalescer.mark(_DELTA)
         elif kind is EventKind.RUN_FINISHED and event.scheduler is self._scheduler:
             # the final state goes out at once, and into the traits a notebook saves
@@ -527,7 +484,6 @@ class DagWidget(anywidget.AnyWidget):
         if _STRUCTURE in keys:
             graph, index = self._structure()
             self._index = index
-            self._counts.recount(index)
             self._dirty.clear()  # the snapshot below holds every state
             self._seq += 1
             with self.hold_sync():  # one message for both traits
@@ -536,22 +492,22 @@ class DagWidget(anywidget.AnyWidget):
             if self._output.rows:
                 self._send_delta()
             return
-        if _RUN in keys:
-            self._counts.recount(self._index)  # the exact figures of the run's end
         self._send_delta()
         if _RUN in keys:
             self.snapshot_json = _dumps(self._snapshot())
 
     def _send_delta(self) -> None:
-        dirty, self._dirty = self._dirty, {}
+        # copied and cleared, not replaced: the scheduler holds this very dict
+        changed = list(self._dirty.values())
+        self._dirty.clear()
         self._seq += 1
         self._post(
             {
                 "type": "delta",
                 "seq": self._seq,
                 "now": micros(_now(), self._origin),
-                "jobs": self._rows(list(dirty.values())),
-                "stats": self._counts.as_dict(),
+                "jobs": self._rows(changed),
+                "stats": stats_dict(self._scheduler),
                 "output": self._output.take(),
             }
         )
@@ -630,10 +586,9 @@ class DagWidget(anywidget.AnyWidget):
         """Stop following the scheduler and close the widget's views."""
         # getattr: ipywidgets calls close() from __del__, also for an instance whose
         # __init__ refused its arguments
-        unsubscribe = getattr(self, "_unsubscribe", None)
-        if unsubscribe is not None:
+        for unsubscribe in getattr(self, "_unsubscribers", ()):
             unsubscribe()
-            self._unsubscribe = None
+        self._unsubscribers = []
         coalescer = getattr(self, "_coalescer", None)
         if coalescer is not None:
             coalescer.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from nbjobs import Event, EventKind, Job, Scheduler, Status
+from nbjobs import AbstractJob, Event, EventKind, Job, Scheduler, Status
 from nbjobs._events import Coalescer
 from tests.conftest import run_checked
 
@@ -91,3 +91,36 @@ def test_coalescer_flushes_once_per_interval() -> None:
         assert flushed[-1] == [5]
 
     run_checked(main)
+
+
+def test_status_watchers_collect_changed_jobs_and_quiet_callbacks_skip_statuses() -> None:
+    inner_job = Job(asyncio.sleep, 0, label="inner job")
+    inner = Scheduler(inner_job, label="inner")
+    a = Job(asyncio.sleep, 0, label="a")
+    top = Scheduler(a, inner)
+    dirty: dict[int, AbstractJob] = {}
+    wakes: list[int] = []
+    drained: list[set[int]] = []
+
+    def wake() -> None:
+        wakes.append(len(dirty))  # called while the dict is still empty
+
+        def drain() -> None:  # a view takes the changes at its own pace
+            drained.append(set(dirty))
+            dirty.clear()
+
+        asyncio.get_running_loop().call_soon(drain)
+
+    quiet: list[Event] = []
+    stop_watching = top._subscribers.watch_statuses(dirty, wake)
+    stop_quiet = top._subscribers.add(quiet.append, statuses=False)
+    run_checked(top.co_run)
+    stop_watching()
+    stop_quiet()
+    assert wakes and all(n == 0 for n in wakes)
+    # every job whose status changed was recorded, nested ones included
+    assert set().union(*drained, dirty) == {a.id, inner.id, inner_job.id}
+    # the quiet callback heard the run start and end, and no status change
+    kinds = {e.kind for e in quiet}
+    assert EventKind.STATUS not in kinds
+    assert {EventKind.RUN_STARTED, EventKind.RUN_FINISHED} <= kinds
