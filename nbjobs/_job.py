@@ -565,19 +565,21 @@ def _callable_name(fn: Any) -> str:
 def _find_job_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[AbstractJob]:
     """Jobs given as arguments, directly or one level deep inside a list/tuple/dict."""
     found: dict[AbstractJob, None] = {}
-
-    def scan(value: Any, depth: int) -> None:
+    for value in (*args, *kwargs.values()):
+        # no nested recursive function here: it would be a reference cycle (the function
+        # and its own cell) left to the garbage collector by every Job
         if isinstance(value, AbstractJob):
             found[value] = None
-        elif depth == 0 and isinstance(value, list | tuple):
-            for item in value:
-                scan(item, 1)
-        elif depth == 0 and isinstance(value, dict):
-            for item in value.values():
-                scan(item, 1)
-
-    for value in (*args, *kwargs.values()):
-        scan(value, 0)
+            continue
+        if isinstance(value, list | tuple):
+            items: Iterable[Any] = value
+        elif isinstance(value, dict):
+            items = value.values()
+        else:
+            continue
+        for item in items:
+            if isinstance(item, AbstractJob):
+                found[item] = None
     return list(found)
 
 
