@@ -13,6 +13,7 @@ import enum
 import functools
 import inspect
 import itertools
+import logging
 import math
 import threading
 import traceback
@@ -57,6 +58,10 @@ _FINISHED = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status
 
 _ids = itertools.count(1)
 _UNSET: Any = object()
+
+
+_STATUS_EVENT = EventKind.STATUS
+logger = logging.getLogger("nbjobs")
 
 
 def check_timeout(value: object, what: str = "timeout") -> float | None:
@@ -110,9 +115,12 @@ class AbstractJob:
     __slots__ = (
         "__dict__",
         "__weakref__",
+        "_pending",
+        "_plan_token",
         "_result",
         "_started",
         "_status",
+        "_succ",
         "end_time",
         "ready_time",
         "start_time",
@@ -162,6 +170,11 @@ class AbstractJob:
         self._started = False
         self._result = None
         self.ready_time = self.start_time = self.end_time = None
+        # the plan of the run of the scheduler that owns the job (see PureScheduler._plan):
+        # its successors in that run, its count of unfinished requirements, which plan
+        self._succ: list[AbstractJob] | None = None
+        self._pending = 0
+        self._plan_token: object = None
         self.id: int = next(_ids)
         self.forever = bool(forever)
         self.critical = bool(critical)
@@ -245,19 +258,27 @@ class AbstractJob:
     def _emit(self, kind: EventKind, time: float | None = None, **fields: Any) -> None:
         if not Subscribers.active:
             return
-        first = self._owner()
+        ref = self._owner_ref
+        first = ref() if ref is not None else None
         owner = first
         event: Event | None = None
-        status = kind is EventKind.STATUS
+        status = kind is _STATUS_EVENT
         while owner is not None:
             subscribers = owner._subscribers
-            if subscribers:
-                if status and subscribers._watchers:
-                    subscribers.status_changed(self)
-                if subscribers._callbacks or (not status and subscribers._quiet):
-                    if event is None:
-                        event = Event(kind, first, self, time, self._status, **fields)
-                    subscribers.send(event)
+            # status watchers inline (Subscribers.status_changed): views watch every status
+            # change of every job, several per job and run
+            if status and subscribers._watchers:
+                for dirty, wake in subscribers._watchers:
+                    if not dirty:
+                        try:
+                            wake()
+                        except Exception:
+                            logger.exception("nbjobs: a status watcher raised; the run goes on")
+                    dirty[self.id] = self
+            if subscribers._callbacks or (not status and subscribers._quiet):
+                if event is None:
+                    event = Event(kind, first, self, time, self._status, **fields)
+                subscribers.send(event)
             owner = owner._owner()
 
     def _set_status(self, status: Status, now: float | None) -> None:

@@ -46,15 +46,9 @@ _SUCCEEDED = Status.SUCCEEDED
 _FAILED = Status.FAILED
 _CANCELLED = Status.CANCELLED
 
-#: what ``_plan()`` gives: the jobs to run, successors, unfinished requirement counts,
-#: the jobs ready at once, the number of jobs that are not forever
-_Plan = tuple[
-    list[AbstractJob],
-    dict[AbstractJob, list[AbstractJob]],
-    dict[AbstractJob, int],
-    list[AbstractJob],
-    int,
-]
+#: what ``_plan()`` gives: the jobs to run, the jobs ready at once, the number of jobs that
+#: are not forever
+_Plan = tuple[list[AbstractJob], list[AbstractJob], int]
 
 #: Called as ``hook(scheduler)`` when a top-level run starts; a hook may return a callable
 #: that is called when that run ends. The Jupyter glue registers its live view here.
@@ -147,8 +141,6 @@ class PureScheduler:
         self._run_ended: float | None = None
         self._tasks: dict[AbstractJob, asyncio.Task[None]] = {}
         self._waiting: deque[AbstractJob] = deque()
-        self._pending: dict[AbstractJob, int] = {}
-        self._succ: dict[AbstractJob, list[AbstractJob]] = {}
         self._active = 0
         self._finite_left = 0
         self._left = 0
@@ -437,6 +429,11 @@ class PureScheduler:
         check_timeout(self.timeout, "timeout")
         for nested in self._nested:
             if nested._status is not _SUCCEEDED:
+                if nested._running:
+                    raise AlreadyRunningError(
+                        f"{nested.label_text_or_repr()} is running on its own; wait for it "
+                        f"(or cancel it) before running {self.label_text_or_repr()}"
+                    )
                 nested._validate()
                 nested._plan()
         spent = list(self._spent_jobs())
@@ -561,8 +558,6 @@ class PureScheduler:
                 self._running = False
                 self._run_ended = loop.time()
                 self._done_fut = None
-                self._succ = {}
-                self._pending = {}
                 _capture.uninstall()
                 why = self.why()
                 if self.verbose:
@@ -610,8 +605,10 @@ class PureScheduler:
         return enders
 
     def _plan(self) -> _Plan:
-        """One pass over the graph: the jobs that run, their successors, their counts of
-        unfinished requirements, the jobs ready at once, how many are not forever.
+        """One pass over the graph: the jobs that run, the jobs ready at once, how many
+        are not forever; and on each job that runs, its successors in this run
+        (``_succ``) and its count of unfinished requirements (``_pending``): slots, not
+        dicts, since the run reads and updates them once per edge.
 
         Jobs that succeeded in an earlier run are done already; the rest run (again).
         A requirement outside the scheduler raises RequirementError, a cycle CycleError,
@@ -620,9 +617,8 @@ class PureScheduler:
         otherwise :meth:`_plan_any_order` runs Kahn's algorithm.
         """
         jobs = self._jobs._items
+        token = object()  # marks the jobs of this plan
         todo: list[AbstractJob] = []
-        succ: dict[AbstractJob, list[AbstractJob]] = {}
-        pending: dict[AbstractJob, int] = {}
         roots: list[AbstractJob] = []
         finite = 0
         in_order = True
@@ -634,53 +630,62 @@ class PureScheduler:
                         self._missing_requirement(job, req)
                 continue
             todo.append(job)
+            job._succ = None
             count = 0
             for req in required:
-                bucket = succ.get(req)
-                if bucket is not None:
-                    bucket.append(job)
+                if req._plan_token is token:
+                    successors = req._succ
+                    if successors is None:
+                        req._succ = [job]
+                    else:
+                        successors.append(job)
                     count += 1
                 elif req not in jobs:
                     self._missing_requirement(job, req)
                 elif req._status is not _SUCCEEDED:
                     in_order = False  # it comes later (or is the job itself)
-            pending[job] = count
-            succ[job] = []
+            job._pending = count
+            job._plan_token = token
             if not count:
                 roots.append(job)
             if not job.forever:
                 finite += 1
         if not in_order:
             return self._plan_any_order(todo, finite)
-        return todo, succ, pending, roots, finite
+        return todo, roots, finite
 
     def _plan_any_order(self, todo: list[AbstractJob], finite: int) -> _Plan:
-        succ: dict[AbstractJob, list[AbstractJob]] = {job: [] for job in todo}
-        pending: dict[AbstractJob, int] = {}
+        token = object()
+        for job in todo:
+            job._succ = None
+            job._plan_token = token
         roots: list[AbstractJob] = []
         for job in todo:
             count = 0
             for req in job.required._items:
-                bucket = succ.get(req)
-                if bucket is not None:
-                    bucket.append(job)
+                if req._plan_token is token:
+                    successors = req._succ
+                    if successors is None:
+                        req._succ = [job]
+                    else:
+                        successors.append(job)
                     count += 1
-            pending[job] = count
+            job._pending = count
             if not count:
                 roots.append(job)
-        left = dict(pending)
+        left = {job: job._pending for job in todo}
         ready = deque(roots)
         seen = 0
         while ready:
             job = ready.popleft()
             seen += 1
-            for nxt in succ[job]:
+            for nxt in job._succ or ():
                 left[nxt] -= 1
                 if not left[nxt]:
                     ready.append(nxt)
         if seen != len(todo):
             _graph.check_acyclic(todo, self._preds)  # raises, with the cycle
-        return todo, succ, pending, roots, finite
+        return todo, roots, finite
 
     def _missing_requirement(self, job: AbstractJob, req: AbstractJob) -> None:
         if req in job.data_required:
@@ -696,14 +701,12 @@ class PureScheduler:
         )
 
     def _start_run(self, plan: _Plan) -> None:
-        todo, succ, pending, roots, finite = plan
+        todo, roots, finite = plan
         assert self._loop is not None
         now = self._loop.time()
         for job in todo:
             if job._status is not _IDLE or job._started:
                 job._reset_state(now)
-        self._succ = succ
-        self._pending = pending
         self._left = len(todo)
         self._finite_left = finite
         self._has_finite = finite > 0
@@ -886,12 +889,11 @@ class PureScheduler:
         self._left -= 1
         if not job.forever:
             self._finite_left -= 1
-        successors = self._succ.get(job)
+        successors = job._succ
         if successors:
-            pending = self._pending
             for nxt in successors:
-                count = pending[nxt] - 1
-                pending[nxt] = count
+                count = nxt._pending - 1
+                nxt._pending = count
                 if count == 0:
                     self._make_ready(nxt)
         if self._finite_left == 0 and (self._has_finite or self._left == 0):
@@ -933,12 +935,11 @@ class PureScheduler:
         self._left -= 1
         if not job.forever:
             self._finite_left -= 1
-        successors = self._succ.get(job)
+        successors = job._succ
         if successors:
-            pending = self._pending
             for nxt in successors:
-                count = pending[nxt] - 1
-                pending[nxt] = count
+                count = nxt._pending - 1
+                nxt._pending = count
                 if count == 0:
                     self._make_ready(nxt)
         if self._finite_left == 0 and (self._has_finite or self._left == 0):

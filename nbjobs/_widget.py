@@ -189,25 +189,31 @@ class _DotWriter:
         return "\n".join([*self.lines, "}"])
 
 
-def graph_spec(scheduler: PureScheduler) -> dict[str, Any]:
-    """The ``graph`` trait for ``scheduler``: jobs, nesting, and the DOT text to lay out."""
-    jobs: list[dict[str, Any]] = []
-    leaves = 0
+def graph_columns(scheduler: PureScheduler) -> dict[str, Any]:
+    """The ``graph`` trait for ``scheduler``: jobs, nesting, and the DOT text to lay out.
+
+    Jobs go column by column (``jobs.id``, ``jobs.label``...; flags as 0/1, ``data`` 0
+    when empty), not as one object per job: a third of the JSON, and faster to build
+    and encode, which counts on a 10k-job run. :func:`graph_spec` gives one dict per job.
+    """
+    ids: list[int] = []
+    labels: list[str] = []
+    critical: list[int] = []
+    forever: list[int] = []
+    parents: list[int | None] = []
+    requires: list[list[int]] = []
+    data: list[list[int] | int] = []
+    nested: list[int] = []
     for job, parent in _walk(scheduler, None):
-        is_sched = _is_scheduler(job)
-        leaves += 0 if is_sched else 1
-        jobs.append(
-            {
-                "id": job.id,
-                "label": job.label_text(),
-                "critical": bool(job.critical),
-                "forever": bool(job.forever),
-                "parent": parent,
-                "requires": [req.id for req in job.required],
-                "data": [producer.id for producer in job.data_required],
-                "scheduler": is_sched,
-            }
-        )
+        ids.append(job.id)
+        labels.append(job.label_text())
+        critical.append(1 if job.critical else 0)
+        forever.append(1 if job.forever else 0)
+        parents.append(parent)
+        requires.append([req.id for req in job.required._items])
+        data.append([p.id for p in job.data_required] if job.data_required else 0)
+        nested.append(1 if _is_scheduler(job) else 0)
+    leaves = len(ids) - sum(nested)
     if leaves <= BIG_GRAPH:
         mode = "full"
     else:
@@ -220,11 +226,44 @@ def graph_spec(scheduler: PureScheduler) -> dict[str, Any]:
         dot = writer.text()
     return {
         "label": scheduler.label_text(),
-        "jobs": jobs,
+        "jobs": {
+            "id": ids,
+            "label": labels,
+            "critical": critical,
+            "forever": forever,
+            "parent": parents,
+            "requires": requires,
+            "data": data,
+            "scheduler": nested,
+        },
         "dot": dot,
         "mode": mode,
         "leaves": leaves,
     }
+
+
+def graph_rows(columns: dict[str, Any]) -> dict[str, Any]:
+    """A ``graph_columns`` value with one dict per job (what the page rebuilds)."""
+    cols = columns["jobs"]
+    jobs = [
+        {
+            "id": cols["id"][i],
+            "label": cols["label"][i],
+            "critical": bool(cols["critical"][i]),
+            "forever": bool(cols["forever"][i]),
+            "parent": cols["parent"][i],
+            "requires": cols["requires"][i],
+            "data": cols["data"][i] or [],
+            "scheduler": bool(cols["scheduler"][i]),
+        }
+        for i in range(len(cols["id"]))
+    ]
+    return {**columns, "jobs": jobs}
+
+
+def graph_spec(scheduler: PureScheduler) -> dict[str, Any]:
+    """The structure of ``scheduler`` as the page sees it: one dict per job."""
+    return graph_rows(graph_columns(scheduler))
 
 
 def micros(t: float | None, origin: float) -> int | None:
@@ -412,8 +451,7 @@ class DagWidget(anywidget.AnyWidget):
     @property
     def graph(self) -> dict[str, Any]:
         """The structure last sent to the page (the ``graph_json`` trait, parsed)."""
-        value: dict[str, Any] = json.loads(self.graph_json)
-        return value
+        return graph_rows(json.loads(self.graph_json))
 
     @property
     def snapshot(self) -> dict[str, Any]:
@@ -433,7 +471,7 @@ class DagWidget(anywidget.AnyWidget):
     # ---- state sent to the page ---------------------------------------------------------
     def _structure(self) -> tuple[dict[str, Any], dict[int, AbstractJob]]:
         index = {job.id: job for job, _ in _walk(self._scheduler, None)}
-        return graph_spec(self._scheduler), index
+        return graph_columns(self._scheduler), index
 
     def _rows(self, jobs: Iterable[AbstractJob]) -> list[Row]:
         return _rows(jobs, self._origin)

@@ -36,6 +36,45 @@ export interface GraphJob {
 export type GraphMode = "full" | "collapsed" | "list";
 
 /** The `graph` trait: the structure, re-sent only when it changes. */
+/**
+ * The `graph` trait as sent: the jobs column by column (a third of the JSON of one object
+ * per job, and cheaper to build in the kernel); `decodeGraph` rebuilds the objects.
+ */
+export interface GraphColumns {
+  id: number[];
+  label: string[];
+  critical: number[];
+  forever: number[];
+  parent: (number | null)[];
+  requires: number[][];
+  /** 0 for a job taking no job's result */
+  data: (number[] | 0)[];
+  scheduler: number[];
+}
+
+export interface GraphTrait extends Omit<GraphSpec, "jobs"> {
+  jobs: GraphColumns;
+}
+
+/** The `graph` trait with one object per job. */
+export function decodeGraph(trait: GraphTrait): GraphSpec {
+  const c = trait.jobs;
+  const jobs: GraphJob[] = c.id.map((id, i) => {
+    const data = c.data[i];
+    return {
+      id,
+      label: c.label[i],
+      critical: c.critical[i] === 1,
+      forever: c.forever[i] === 1,
+      parent: c.parent[i],
+      requires: c.requires[i],
+      data: data === 0 ? [] : data,
+      scheduler: c.scheduler[i] === 1,
+    };
+  });
+  return { label: trait.label, jobs, dot: trait.dot, mode: trait.mode, leaves: trait.leaves };
+}
+
 export interface GraphSpec {
   label: string;
   jobs: GraphJob[];

@@ -12,7 +12,8 @@ import { Header } from "./header";
 import { ListView } from "./listview";
 import { DagModel, outputByJob } from "./model";
 import { Panel } from "./panel";
-import type { GraphSpec, KernelMsg, Snapshot, ViewMsg } from "./protocol";
+import type { GraphSpec, GraphTrait, KernelMsg, Snapshot, ViewMsg } from "./protocol";
+import { decodeGraph } from "./protocol";
 
 /** Both traits hold JSON text (see nbjobs/_widget.py for why). */
 interface Traits {
@@ -56,7 +57,7 @@ function render({ model, el }: RenderProps<Traits>): () => void {
   const gantt = new GanttView(dag, select);
   const panel = new Panel(dag, closePanel, (id) => send({ type: "cancel_job", id: nextRequest++, job: id }), select);
 
-  const graphTrait = (): GraphSpec => JSON.parse(model.get("graph_json")) as GraphSpec;
+  const graphTrait = (): GraphSpec => decodeGraph(JSON.parse(model.get("graph_json")) as GraphTrait);
   const snapshotTrait = (): Snapshot => JSON.parse(model.get("snapshot_json")) as Snapshot;
   dag.setGraph(graphTrait());
   dag.applySnapshot(snapshotTrait(), localNow());

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { DagModel, outputByJob } from "../src/model";
 import type { DeltaMsg, GraphSpec, RunStats, Snapshot } from "../src/protocol";
+import { decodeGraph } from "../src/protocol";
 
 const stats = (over: Partial<RunStats> = {}): RunStats => ({
   counts: {},
@@ -109,4 +110,31 @@ test("output rows are grouped by job in order", () => {
     [1, [["stdout", "a"], ["log", "c"]]],
     [2, [["stderr", "b"]]],
   ]);
+});
+
+test("the graph trait's columns decode into one object per job", () => {
+  const spec = decodeGraph({
+    label: "top",
+    dot: "digraph {}",
+    mode: "full",
+    leaves: 2,
+    jobs: {
+      id: [1, 2, 3],
+      label: ["a", "<b>", "inner"],
+      critical: [1, 0, 0],
+      forever: [0, 1, 0],
+      parent: [null, 3, null],
+      requires: [[], [1], [1]],
+      data: [0, [1], 0],
+      scheduler: [0, 0, 1],
+    },
+  });
+  assert.deepEqual(spec.jobs, [
+    { id: 1, label: "a", critical: true, forever: false, parent: null, requires: [], data: [], scheduler: false },
+    { id: 2, label: "<b>", critical: false, forever: true, parent: 3, requires: [1], data: [1], scheduler: false },
+    { id: 3, label: "inner", critical: false, forever: false, parent: null, requires: [1], data: [], scheduler: true },
+  ]);
+  assert.equal(spec.mode, "full");
+  assert.equal(spec.leaves, 2);
+  assert.equal(spec.dot, "digraph {}");
 });
