@@ -744,7 +744,8 @@ class Job(AbstractJob):
         mode = self._mode
         if mode == _ASYNC_FN and not self.data_required:
             # the usual case first: an async function and its arguments
-            awaitable = self.corun(*self._args, **self._kwargs)
+            kwargs = self._kwargs
+            awaitable = self.corun(*self._args, **kwargs) if kwargs else self.corun(*self._args)
             if type(awaitable) is CoroutineType or inspect.isawaitable(awaitable):
                 return awaitable
             raise TypeError(f"{self.corun!r} returned {awaitable!r}, not an awaitable")

@@ -14,7 +14,6 @@ provides goes through :func:`html.escape` in the HTML form.
 from __future__ import annotations
 
 import asyncio
-import heapq
 import html
 import time
 from collections.abc import Iterator
@@ -152,9 +151,22 @@ def rows(
     hidden = 0
     if len(every) > max_rows:
         # keep the rows that need attention, then show them in their own order
-        ranked = heapq.nsmallest(
-            max_rows, range(len(every)), key=lambda i: (_PRIORITY[every[i][0].status], i)
-        )
+        # by priority, then position: the first max_rows of the buckets taken in order
+        # (one pass over the jobs; a sort or a heap keyed per job cost several times more)
+        buckets: dict[int, list[int]] = {}
+        priority = _PRIORITY
+        for i, (job, _) in enumerate(every):
+            rank = priority[job._status]
+            bucket = buckets.get(rank)
+            if bucket is None:
+                buckets[rank] = [i]
+            else:
+                bucket.append(i)
+        ranked: list[int] = []
+        for rank in sorted(buckets):
+            ranked.extend(buckets[rank][: max_rows - len(ranked)])
+            if len(ranked) >= max_rows:
+                break
         kept = [every[i] for i in sorted(ranked)]
         hidden = len(every) - len(kept)
     out = []
@@ -210,11 +222,14 @@ def sections(
     talked: list[AbstractJob] = []
     if walked is None:
         walked = list(_walk(scheduler.jobs, 0))
+    failed_status = Status.FAILED
     for job, _ in walked:
-        if job.status is Status.FAILED and job.raised_exception() is not None:
+        # the private fields, read: a job's ``output`` property would make every job an
+        # (empty) output record
+        if job._status is failed_status and job._exception is not None:
             if not _is_scheduler(job):
                 failed.append(job)
-        elif full and len(job.output) and not _is_scheduler(job):
+        elif full and job._output is not None and len(job._output) and not _is_scheduler(job):
             talked.append(job)
     wanted = failed + talked
     chosen = {id(job) for job in wanted[:MAX_SECTIONS]}
