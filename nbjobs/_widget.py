@@ -530,9 +530,16 @@ class DagWidget(anywidget.AnyWidget):
             if self._output.rows:
                 self._send_delta()
             return
-        self._send_delta()
         if _RUN in keys:
+            # the run's end: every state goes into the snapshot trait (which a notebook
+            # saves); a delta before it would carry most of the rows a second time
+            self._dirty.clear()
+            self._seq += 1
             self.snapshot_json = _dumps(self._snapshot())
+            if self._output.rows:
+                self._send_delta()
+            return
+        self._send_delta()
 
     def _send_delta(self) -> None:
         # copied and cleared, not replaced: the scheduler holds this very dict
