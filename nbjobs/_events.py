@@ -95,15 +95,6 @@ class Subscribers:
 
         return unsubscribe
 
-    def status_changed(self, job: AbstractJob) -> None:
-        for dirty, wake in self._watchers:
-            if not dirty:
-                try:
-                    wake()
-                except Exception:
-                    logger.exception("nbjobs: a status watcher raised; the run goes on")
-            dirty[job.id] = job
-
     def send(self, event: Event) -> None:
         callbacks = self._callbacks
         if event.kind is not EventKind.STATUS and self._quiet:

@@ -265,7 +265,7 @@ class AbstractJob:
         status = kind is _STATUS_EVENT
         while owner is not None:
             subscribers = owner._subscribers
-            # status watchers inline (Subscribers.status_changed): views watch every status
+            # status watchers (Subscribers.watch_statuses), served here: views watch every status
             # change of every job, several per job and run
             if status and subscribers._watchers:
                 for dirty, wake in subscribers._watchers:
@@ -282,6 +282,8 @@ class AbstractJob:
             owner = owner._owner()
 
     def _set_status(self, status: Status, now: float | None) -> None:
+        # the engine inlines this in its three per-job transitions (waiting, running,
+        # succeeded: PureScheduler._make_ready, _start, _run_job); keep them in step
         old = self._status
         self._status = status
         ref = self._owner_ref

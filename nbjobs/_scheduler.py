@@ -885,27 +885,7 @@ class PureScheduler:
             window = self.jobs_window
             while waiting and (window is None or self._active < window):
                 self._start(waiting.popleft())
-        # settle it (inline _settle: this runs once per job)
-        self._left -= 1
-        if not job.forever:
-            self._finite_left -= 1
-        successors = job._succ
-        if successors:
-            window = self.jobs_window
-            for nxt in successors:
-                count = nxt._pending - 1
-                nxt._pending = count
-                if count == 0:
-                    if (
-                        (window is None or self._active < window)
-                        and not nxt.data_required
-                        and nxt._status is not _CANCELLED
-                    ):
-                        self._start(nxt)  # _make_ready's usual outcome, without the detour
-                    else:
-                        self._make_ready(nxt)
-        if self._finite_left == 0 and (self._has_finite or self._left == 0):
-            self._finish("success")
+        self._settle(job)
         if self._settling:
             self._drain_settling()
 
@@ -945,11 +925,19 @@ class PureScheduler:
             self._finite_left -= 1
         successors = job._succ
         if successors:
+            window = self.jobs_window
             for nxt in successors:
                 count = nxt._pending - 1
                 nxt._pending = count
                 if count == 0:
-                    self._make_ready(nxt)
+                    if (
+                        (window is None or self._active < window)
+                        and not nxt.data_required
+                        and nxt._status is not _CANCELLED
+                    ):
+                        self._start(nxt)  # _make_ready's usual outcome, without the detour
+                    else:
+                        self._make_ready(nxt)
         if self._finite_left == 0 and (self._has_finite or self._left == 0):
             self._finish("success")
 
