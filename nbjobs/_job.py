@@ -282,8 +282,8 @@ class AbstractJob:
             owner = owner._owner()
 
     def _set_status(self, status: Status, now: float | None) -> None:
-        # the engine inlines this in its three per-job transitions (waiting, running,
-        # succeeded: PureScheduler._make_ready, _start, _run_job); keep them in step
+        # the engine inlines this in its per-job transitions (waiting: PureScheduler.
+        # _make_ready and _start_run; running: _start; succeeded: _run_job): keep in step
         old = self._status
         self._status = status
         ref = self._owner_ref

@@ -713,8 +713,31 @@ class PureScheduler:
         if not todo:
             self._finish("success")
             return
-        for job in roots:
-            self._make_ready(job)
+        window = self.jobs_window
+        if window is None or len(roots) <= window:
+            for job in roots:
+                self._make_ready(job)
+        else:
+            # More jobs ready at once than the window holds (100k independent jobs and a
+            # window of 100): the ones beyond it wait, marked here with one clock read and
+            # one update of the counts rather than one each.
+            now = self._clock()
+            waiting = self._waiting
+            emit = Subscribers.active > 0
+            queued = 0
+            for job in roots:
+                if self._active >= window and job._status is _IDLE and not job.data_required:
+                    job.ready_time = now
+                    job._status = _WAITING
+                    waiting.append(job)
+                    queued += 1
+                    if emit:
+                        job._emit(EventKind.STATUS, now)
+                else:
+                    self._make_ready(job)
+            counts = self._counts
+            counts[_IDLE] -= queued
+            counts[_WAITING] += queued
         self._drain_settling()
 
     def _make_ready(self, job: AbstractJob) -> None:
@@ -929,15 +952,16 @@ class PureScheduler:
             for nxt in successors:
                 count = nxt._pending - 1
                 nxt._pending = count
-                if count == 0:
-                    if (
-                        (window is None or self._active < window)
-                        and not nxt.data_required
-                        and nxt._status is not _CANCELLED
-                    ):
-                        self._start(nxt)  # _make_ready's usual outcome, without the detour
-                    else:
-                        self._make_ready(nxt)
+                if count:
+                    continue
+                if (
+                    (window is None or self._active < window)
+                    and not nxt.data_required
+                    and nxt._status is _IDLE
+                ):
+                    self._start(nxt)  # _make_ready's usual outcome, without the detour
+                else:
+                    self._make_ready(nxt)
         if self._finite_left == 0 and (self._has_finite or self._left == 0):
             self._finish("success")
 

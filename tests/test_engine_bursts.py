@@ -206,3 +206,28 @@ def test_a_timeout_while_jobs_wait_for_their_batch(small_batch: int) -> None:
     assert run_checked(main) is False
     assert sched.failed_time_out()
     assert all(job.status is Status.CANCELLED for job in jobs)
+
+
+def test_jobs_ready_beyond_the_window_wait_in_order_with_their_counts() -> None:
+    seen: list[tuple[list[Status], int, int]] = []
+    order: list[int] = []
+
+    async def body(i: int) -> int:
+        if not seen:
+            stats = sched.statistics()
+            seen.append(([job.status for job in jobs], stats.running, stats.waiting))
+        order.append(i)
+        await asyncio.sleep(0)
+        return i
+
+    jobs = [Job(body, i) for i in range(10)]
+    sched = Scheduler(*jobs, jobs_window=3)
+    assert run_checked(sched.co_run) is True
+    statuses, running, waiting = seen[0]
+    assert statuses == [Status.RUNNING] * 3 + [Status.WAITING] * 7
+    assert (running, waiting) == (3, 7)
+    assert order == list(range(10))
+    # the waiting ones were ready when the run started, and started later
+    assert all(job.ready_time is not None for job in jobs)
+    assert all(job.start_time > job.ready_time for job in jobs[3:])  # type: ignore[operator]
+    assert sched.statistics().counts[Status.SUCCEEDED] == 10
