@@ -130,7 +130,7 @@ async def noop(value: Any = None) -> Any:
 async def hold(started: asyncio.Event) -> None:
     """Say it started, then run until cancelled."""
     started.set()
-    await asyncio.sleep(3600)
+    await asyncio.Event().wait()
 
 
 def demo() -> tuple[Scheduler, dict[str, nbjobs.AbstractJob]]:
