@@ -59,11 +59,26 @@ class Subscribers:
     #: Subscriptions alive in the process: when none, the engine skips building events
     #: altogether (a run without views pays nothing for them).
     active = 0
+    #: Those among them that see status changes (not the quiet ones): when none, the
+    #: engine does not even call ``_emit`` for a status change (a view that asks for
+    #: the rows it shows, as the widget on a big graph, costs a run nothing per job).
+    statuses = 0
 
     def __init__(self) -> None:
         self._callbacks: list[Callback] = []
         self._quiet: list[Callback] = []  # every event but STATUS
         self._watchers: list[tuple[dict[int, AbstractJob], Callable[[], None]]] = []
+
+    def __del__(self) -> None:
+        # subscriptions end with their scheduler: a view left subscribed to a scheduler
+        # that is gone must not keep every later run on the path that builds events
+        statuses = len(self._callbacks) + len(self._watchers)
+        Subscribers.active -= statuses + len(self._quiet)
+        Subscribers.statuses -= statuses
+        # an unsubscribe called later finds nothing to take back
+        self._callbacks.clear()
+        self._quiet.clear()
+        self._watchers.clear()
 
     def __bool__(self) -> bool:
         return bool(self._callbacks or self._quiet or self._watchers)
@@ -73,17 +88,18 @@ class Subscribers:
         ``statuses``); returns the function that unsubscribes."""
         if not callable(callback):
             raise TypeError(f"subscribe() takes a callable, got {callback!r}")
-        return self._register(self._callbacks if statuses else self._quiet, callback)
+        return self._register(self._callbacks if statuses else self._quiet, callback, statuses)
 
     def watch_statuses(
         self, dirty: dict[int, AbstractJob], wake: Callable[[], None]
     ) -> Callable[[], None]:
         """Record in ``dirty`` the jobs whose status changes; see the class docstring."""
-        return self._register(self._watchers, (dirty, wake))
+        return self._register(self._watchers, (dirty, wake), True)
 
-    def _register(self, where: list[Any], item: Any) -> Callable[[], None]:
+    def _register(self, where: list[Any], item: Any, statuses: bool) -> Callable[[], None]:
         where.append(item)
         Subscribers.active += 1
+        Subscribers.statuses += statuses
 
         def unsubscribe() -> None:
             # identity, not equality: the same bound method may be subscribed twice
@@ -91,6 +107,7 @@ class Subscribers:
                 if known is item:
                     del where[index]
                     Subscribers.active -= 1
+                    Subscribers.statuses -= statuses
                     return
 
         return unsubscribe

@@ -293,7 +293,7 @@ class AbstractJob:
                 counts = owner._counts
                 counts[old] -= 1
                 counts[status] += 1
-        if Subscribers.active:
+        if Subscribers.statuses:
             self._emit(EventKind.STATUS, now)
 
     def _mark_ready(self, now: float, waiting: bool) -> None:

@@ -723,7 +723,7 @@ class PureScheduler:
             # one update of the counts rather than one each.
             now = self._clock()
             waiting = self._waiting
-            emit = Subscribers.active > 0
+            emit = Subscribers.statuses > 0
             queued = 0
             for job in roots:
                 if self._active >= window and job._status is _IDLE and not job.data_required:
@@ -769,7 +769,7 @@ class PureScheduler:
             counts = self._counts
             counts[old] -= 1
             counts[_WAITING] += 1
-            if Subscribers.active:
+            if Subscribers.statuses:
                 job._emit(EventKind.STATUS, now)
             self._waiting.append(job)
         else:
@@ -801,7 +801,7 @@ class PureScheduler:
         counts = self._counts
         counts[old] -= 1
         counts[_RUNNING] += 1
-        if Subscribers.active:
+        if Subscribers.statuses:
             job._emit(EventKind.STATUS, now)
         deferred = self._deferred
         if deferred or self._burst >= self.START_BATCH:
@@ -878,7 +878,7 @@ class PureScheduler:
             counts = self._counts
             counts[old] -= 1
             counts[_SUCCEEDED] += 1
-            if Subscribers.active:
+            if Subscribers.statuses:
                 job._emit(EventKind.STATUS, now)
             self._job_released(job)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+from typing import Any
 
 from nbjobs import AbstractJob, Event, EventKind, Job, Scheduler, Status
-from nbjobs._events import Coalescer
+from nbjobs._events import Coalescer, Subscribers
 from tests.conftest import run_checked
 
 
@@ -124,3 +126,51 @@ def test_status_watchers_collect_changed_jobs_and_quiet_callbacks_skip_statuses(
     kinds = {e.kind for e in quiet}
     assert EventKind.STATUS not in kinds
     assert {EventKind.RUN_STARTED, EventKind.RUN_FINISHED} <= kinds
+
+
+def test_quiet_subscribers_alone_cost_a_run_no_status_emission(monkeypatch: Any) -> None:
+    """With only quiet subscriptions, the engine does not even call ``_emit`` for a status
+    change (the widget on a big graph subscribes so); a status subscriber brings it back."""
+    emitted: list[EventKind] = []
+    original = AbstractJob._emit
+
+    def counting(self: AbstractJob, kind: EventKind, *args: Any, **kwargs: Any) -> None:
+        emitted.append(kind)
+        original(self, kind, *args, **kwargs)
+
+    monkeypatch.setattr(AbstractJob, "_emit", counting)
+    # subscriptions of earlier tests' schedulers ended with them
+    gc.collect()
+    assert Subscribers.statuses == 0
+    forgotten = Scheduler(Job(asyncio.sleep, 0))
+    forgotten.subscribe(print)
+    forgotten._subscribers.add(print, statuses=False)
+    assert (Subscribers.active, Subscribers.statuses) == (2, 1)
+    del forgotten
+    gc.collect()
+    assert (Subscribers.active, Subscribers.statuses) == (0, 0)
+
+    def build() -> Scheduler:
+        a = Job(asyncio.sleep, 0, label="a")
+        b = Job(asyncio.sleep, 0, label="b", required=a)
+        c = Job(asyncio.sleep, 0, label="c")
+        return Scheduler(a, b, c, jobs_window=1)
+
+    quiet: list[Event] = []
+    top = build()
+    stop = top._subscribers.add(quiet.append, statuses=False)
+    run_checked(top.co_run)
+    stop()
+    assert EventKind.STATUS not in emitted
+    assert {EventKind.RUN_STARTED, EventKind.RUN_FINISHED} <= {e.kind for e in quiet}
+
+    heard: list[Event] = []
+    top = build()
+    stop_quiet = top._subscribers.add(quiet.append, statuses=False)
+    stop_loud = top.subscribe(heard.append)
+    run_checked(top.co_run)
+    stop_quiet()
+    stop_loud()
+    # waiting for the window, running, succeeded: each one emitted and heard
+    assert emitted.count(EventKind.STATUS) == len([e for e in heard if e.kind is EventKind.STATUS])
+    assert emitted.count(EventKind.STATUS) >= 7
