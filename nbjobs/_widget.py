@@ -15,8 +15,15 @@ Protocol (the TypeScript side is ``js/src/protocol.ts``):
   updates would flood the front-end);
 - from the page: ``hello`` (answered by a ``snapshot`` message: a view may open after some
   deltas went out), ``cancel``, ``cancel_job``, ``detail`` (answered by ``detail``, which
-  also starts streaming that job's output in deltas) and ``unwatch``. Requests carry an
-  ``id``; failures come back in-band as ``error`` with that id.
+  also starts streaming that job's output in deltas), ``unwatch`` and ``query`` (answered
+  by ``rows``). Requests carry an ``id``; failures come back in-band as ``error`` with
+  that id.
+
+A graph too big to draw (mode "list") is not described job by job: the ``graph`` trait
+holds no jobs, snapshots and deltas carry the counts and the jobs a panel shows, deltas go
+out on a timer while the run goes on (when the counts changed), and the page asks with
+``query`` for the rows its list or timeline shows (``_widget_query``). Such a view costs
+the run nothing per job.
 
 Job-provided text travels as JSON strings and the page renders it with ``textContent``; the
 DOT text only sizes the boxes (its labels are escaped for DOT and never shown as markup).
@@ -30,7 +37,7 @@ import logging
 import reprlib
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +47,7 @@ import traitlets
 from ._events import Coalescer, Event, EventKind
 from ._job import AbstractJob, Status
 from ._scheduler import PureScheduler
+from ._widget_query import Query, answer, walk
 
 logger = logging.getLogger("nbjobs")
 
@@ -109,13 +117,6 @@ def bounded_repr(value: Any, limit: int = RESULT_MAX) -> str:
     except Exception as exc:
         text = f"<repr failed: {type(exc).__name__}: {exc}>"
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _walk(sched: PureScheduler, parent: int | None) -> Iterator[tuple[AbstractJob, int | None]]:
-    for job in sched.jobs:
-        yield job, parent
-        if _is_scheduler(job):
-            yield from _walk(job, job.id)  # type: ignore[arg-type]
 
 
 def _anchor(sched: PureScheduler, entry: bool) -> AbstractJob | None:
@@ -196,6 +197,7 @@ def graph_columns(scheduler: PureScheduler) -> dict[str, Any]:
     when empty), not as one object per job: a third of the JSON, and faster to build
     and encode, which counts on a 10k-job run. :func:`graph_spec` gives one dict per job.
     """
+    mode, leaves = graph_mode(scheduler)
     ids: list[int] = []
     labels: list[str] = []
     critical: list[int] = []
@@ -204,7 +206,8 @@ def graph_columns(scheduler: PureScheduler) -> dict[str, Any]:
     requires: list[list[int]] = []
     data: list[list[int] | int] = []
     nested: list[int] = []
-    for job, parent in _walk(scheduler, None):
+    # in list mode the page asks for the rows it shows (see _widget_query)
+    for job, parent in () if mode == "list" else walk(scheduler, None):
         ids.append(job.id)
         labels.append(job.label_text())
         critical.append(1 if job.critical else 0)
@@ -213,12 +216,6 @@ def graph_columns(scheduler: PureScheduler) -> dict[str, Any]:
         requires.append([req.id for req in job.required._items])
         data.append([p.id for p in job.data_required] if job.data_required else 0)
         nested.append(1 if _is_scheduler(job) else 0)
-    leaves = len(ids) - sum(nested)
-    if leaves <= BIG_GRAPH:
-        mode = "full"
-    else:
-        top = len(scheduler.jobs)
-        mode = "collapsed" if top <= MAX_DRAWN else "list"
     dot = ""
     if mode != "list":
         writer = _DotWriter(collapse=mode == "collapsed")
@@ -240,6 +237,15 @@ def graph_columns(scheduler: PureScheduler) -> dict[str, Any]:
         "mode": mode,
         "leaves": leaves,
     }
+
+
+def graph_mode(scheduler: PureScheduler) -> tuple[str, int]:
+    """How the page shows ``scheduler`` ("full", "collapsed" or "list") and its number of
+    leaf jobs; O(schedulers), from their counts."""
+    leaves = sum(scheduler._leaf_counts().values())
+    if leaves <= BIG_GRAPH:
+        return "full", leaves
+    return ("collapsed" if len(scheduler.jobs) <= MAX_DRAWN else "list"), leaves
 
 
 def graph_rows(columns: dict[str, Any]) -> dict[str, Any]:
@@ -426,23 +432,41 @@ class DagWidget(anywidget.AnyWidget):
         # times go to the page as microseconds after this point of the loop's clock
         self._origin = _now()
         self._seq = 0
-        self._index: dict[int, AbstractJob] = {}
+        # id -> job, made when first needed: a big run's page may never ask
+        self._index: dict[int, AbstractJob] | None = None
         self._dirty: dict[int, AbstractJob] = {}
         self._watched: dict[int, int] = {}
         self._output = _OutputBuffer()
         self._coalescer: Coalescer[str] = Coalescer(self._flush, UPDATE_INTERVAL)
         self.messages_sent = 0
-        graph, index = self._structure()
-        self._index = index
+        # what the last delta told of a run in list mode (counts, watched rows)
+        self._told: Any = None
+        graph = graph_columns(scheduler)
+        self._mode: str = graph["mode"]
         super().__init__(graph_json=_dumps(graph), snapshot_json=_dumps(self._snapshot()), **kwargs)
         self.on_msg(self._on_msg)
-        # status changes (several per job) reach the view as entries in self._dirty, not
-        # as events: the widget costs a dict store per change, not a call chain
         subscribers = scheduler._subscribers
         self._unsubscribers: list[Callable[[], None]] = [
-            subscribers.add(self._on_event, statuses=False),
-            subscribers.watch_statuses(self._dirty, self._wake),
+            subscribers.add(self._on_event, statuses=False)
         ]
+        self._unwatch_statuses: Callable[[], None] | None = None
+        self._follow_statuses()
+
+    def _follow_statuses(self) -> None:
+        """Watch every status change when the page draws every job; in list mode the
+        page asks for what it shows, and deltas go out on a timer while the run goes on
+        (the run then pays nothing per status change for this view)."""
+        wanted = self._mode != "list"
+        if wanted and self._unwatch_statuses is None:
+            # status changes (several per job) reach the view as entries in self._dirty,
+            # not as events: the widget costs a dict store per change, not a call chain
+            self._unwatch_statuses = self._scheduler._subscribers.watch_statuses(
+                self._dirty, self._wake
+            )
+        elif not wanted and self._unwatch_statuses is not None:
+            self._unwatch_statuses()
+            self._unwatch_statuses = None
+            self._dirty.clear()
 
     @property
     def scheduler(self) -> PureScheduler:
@@ -469,20 +493,34 @@ class DagWidget(anywidget.AnyWidget):
         )
 
     # ---- state sent to the page ---------------------------------------------------------
-    def _structure(self) -> tuple[dict[str, Any], dict[int, AbstractJob]]:
-        index = {job.id: job for job, _ in _walk(self._scheduler, None)}
-        return graph_columns(self._scheduler), index
+    def _jobs_by_id(self) -> dict[int, AbstractJob]:
+        if self._index is None:
+            self._index = {job.id: job for job, _ in walk(self._scheduler, None)}
+        return self._index
 
     def _rows(self, jobs: Iterable[AbstractJob]) -> list[Row]:
         return _rows(jobs, self._origin)
 
     def _snapshot(self) -> dict[str, Any]:
+        if self._mode != "list":
+            return {
+                "seq": self._seq,
+                "now": micros(_now(), self._origin),
+                "jobs": self._rows(self._jobs_by_id().values()),
+                "stats": stats_dict(self._scheduler),
+            }
+        # the jobs a panel shows, and the default list: what a saved notebook shows
         return {
             "seq": self._seq,
             "now": micros(_now(), self._origin),
-            "jobs": self._rows(self._index.values()),
+            "jobs": self._rows(self._watched_jobs()),
             "stats": stats_dict(self._scheduler),
+            "list": answer(self._scheduler, Query(), self._origin),
         }
+
+    def _watched_jobs(self) -> list[AbstractJob]:
+        index = self._jobs_by_id() if self._watched else {}
+        return [index[i] for i in self._watched if i in index]
 
     def refresh(self) -> None:
         """Send the whole current state again, traits included.
@@ -508,6 +546,7 @@ class DagWidget(anywidget.AnyWidget):
         elif kind is EventKind.STRUCTURE:
             self._coalescer.mark(_STRUCTURE)
         elif kind is EventKind.RUN_STARTED and event.scheduler is self._scheduler:
+            self._told = None
             self._coalescer.mark(_DELTA)
         elif kind is EventKind.RUN_FINISHED and event.scheduler is self._scheduler:
             # the final state goes out at once, and into the traits a notebook saves
@@ -520,8 +559,10 @@ class DagWidget(anywidget.AnyWidget):
         if self.comm is None:
             return  # closed
         if _STRUCTURE in keys:
-            graph, index = self._structure()
-            self._index = index
+            graph = graph_columns(self._scheduler)
+            self._index = None
+            self._mode = graph["mode"]
+            self._follow_statuses()
             self._dirty.clear()  # the snapshot below holds every state
             self._seq += 1
             with self.hold_sync():  # one message for both traits
@@ -539,7 +580,10 @@ class DagWidget(anywidget.AnyWidget):
             if self._output.rows:
                 self._send_delta()
             return
-        self._send_delta()
+        if self._mode == "list":
+            self._send_list_delta()
+        else:
+            self._send_delta()
 
     def _send_delta(self) -> None:
         # copied and cleared, not replaced: the scheduler holds this very dict
@@ -556,6 +600,29 @@ class DagWidget(anywidget.AnyWidget):
                 "output": self._output.take(),
             }
         )
+
+    def _send_list_delta(self) -> None:
+        """In list mode, a delta every ``UPDATE_INTERVAL`` while the run goes on, sent
+        when the counts, a watched job or its output changed; the page then asks again
+        for the rows it shows."""
+        stats = stats_dict(self._scheduler)
+        watched = self._rows(self._watched_jobs())
+        told = (stats["counts"], stats["finished"], watched)
+        if told != self._told or self._output.rows:
+            self._told = told
+            self._seq += 1
+            self._post(
+                {
+                    "type": "delta",
+                    "seq": self._seq,
+                    "now": micros(_now(), self._origin),
+                    "jobs": watched,
+                    "stats": stats,
+                    "output": self._output.take(),
+                }
+            )
+        if self._scheduler.is_running_now:
+            self._coalescer.mark(_DELTA)  # the next one in UPDATE_INTERVAL
 
     def _post(self, content: dict[str, Any]) -> None:
         self.send(content)
@@ -578,6 +645,13 @@ class DagWidget(anywidget.AnyWidget):
                 self._detail(request, self._job(content.get("job")))
             elif kind == "unwatch":
                 self._unwatch(content.get("job"))
+            elif kind == "query":
+                query = Query.from_message(content)
+                started = time.perf_counter()
+                rows = answer(self._scheduler, query, self._origin)
+                # the page spaces its questions by what they cost the kernel
+                cost = round((time.perf_counter() - started) * 1000, 3)
+                self._post({"type": "rows", "id": request, **rows, "cost_ms": cost})
             else:
                 raise ValueError(f"unknown request {kind!r}")
         except Exception as exc:
@@ -585,7 +659,7 @@ class DagWidget(anywidget.AnyWidget):
             self._post({"type": "error", "id": request, "message": str(exc)})
 
     def _job(self, job_id: Any) -> AbstractJob:
-        job = self._index.get(job_id) if isinstance(job_id, int) else None
+        job = self._jobs_by_id().get(job_id) if isinstance(job_id, int) else None
         if job is None:
             raise LookupError(f"no job with id {job_id!r} in {self._scheduler.label_text()!r}")
         return job
@@ -634,6 +708,10 @@ class DagWidget(anywidget.AnyWidget):
         for unsubscribe in getattr(self, "_unsubscribers", ()):
             unsubscribe()
         self._unsubscribers = []
+        unwatch = getattr(self, "_unwatch_statuses", None)
+        if unwatch is not None:
+            unwatch()
+            self._unwatch_statuses = None
         coalescer = getattr(self, "_coalescer", None)
         if coalescer is not None:
             coalescer.close()

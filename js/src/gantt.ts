@@ -27,15 +27,18 @@ export function ganttRows(
   kernelNow: number | null,
 ): { rows: GanttRow[]; hidden: number; t0: number; t1: number } {
   const all: GanttRow[] = [];
-  for (const job of model.graph.jobs) {
-    if (job.scheduler) continue;
-    const st = model.states.get(job.id);
+  // list mode: the jobs the kernel answered with (the earliest ones, already in order)
+  const answer = model.lazy ? model.answers.get("timeline") : undefined;
+  const ids = answer !== undefined ? answer.rows.map((r) => r[0]) : model.graph.jobs.filter((j) => !j.scheduler).map((j) => j.id);
+  for (const id of ids) {
+    const st = model.states.get(id);
     if (st === undefined || (st.ready === null && st.start === null)) continue;
-    all.push({ id: job.id, ready: st.ready, start: st.start, end: st.end });
+    all.push({ id, ready: st.ready, start: st.start, end: st.end });
   }
   const key = (r: GanttRow): number => r.ready ?? r.start ?? 0;
   all.sort((a, b) => key(a) - key(b) || a.id - b.id);
   const rows = all.slice(0, GANTT_MAX_ROWS);
+  const untold = answer !== undefined ? Math.max(0, answer.total - answer.rows.length) : 0;
   let t0 = Infinity;
   let t1 = -Infinity;
   for (const r of all) {
@@ -48,7 +51,7 @@ export function ganttRows(
     t1 = 1;
   }
   if (t1 - t0 < 1e-3) t1 = t0 + 1e-3;
-  return { rows, hidden: all.length - rows.length, t0, t1 };
+  return { rows, hidden: all.length - rows.length + untold, t0, t1 };
 }
 
 export class GanttView {
@@ -64,7 +67,11 @@ export class GanttView {
   render(kernelNow: number | null): void {
     const { rows, hidden, t0, t1 } = ganttRows(this.model, kernelNow);
     if (rows.length === 0) {
-      replaceChildren(this.el, h("div", { class: "nbjobs-empty" }, "No job has started yet."));
+      const asking = this.model.lazy && !this.model.answers.has("timeline");
+      replaceChildren(
+        this.el,
+        h("div", { class: "nbjobs-empty" }, asking ? "Asking the kernel for the timeline…" : "No job has started yet."),
+      );
       return;
     }
     const width = Math.max(this.el.clientWidth || 700, LABEL_WIDTH + 200);

@@ -2,11 +2,14 @@
 // deltas. Pure (no DOM), so node's test runner covers it.
 
 import type {
+  Answer,
   DeltaMsg,
   GraphJob,
   GraphSpec,
   JobRow,
+  ListFilter,
   OutputRow,
+  QueryView,
   RunStats,
   Snapshot,
   State,
@@ -20,7 +23,7 @@ export interface JobState {
   end: number | null;
 }
 
-export type ListFilter = "attention" | "all" | State;
+export type { ListFilter };
 
 const EMPTY_STATS: RunStats = {
   counts: {},
@@ -45,11 +48,19 @@ export class DagModel {
   private offset: number | null = null;
   /** local time (s) when the latest stats arrived, to extrapolate the elapsed time */
   private statsAt = 0;
+  /** in list mode, the latest answer for each view that asks (see `lazy`) */
+  readonly answers = new Map<QueryView, Answer>();
+
+  /** True when jobs are not described up front: views ask for the rows they show. */
+  get lazy(): boolean {
+    return this.graph.mode === "list";
+  }
 
   setGraph(graph: GraphSpec): void {
     this.graph = graph;
     this.byId.clear();
     this.dependents.clear();
+    this.answers.clear();
     for (const job of graph.jobs) {
       this.byId.set(job.id, job);
     }
@@ -80,7 +91,30 @@ export class DagModel {
     this.setClock(snap.now, localNow);
     this.applyRows(snap.jobs);
     this.setStats(snap.stats, localNow);
+    if (snap.list !== undefined && this.lazy) {
+      this.applyAnswer(snap.list);
+    }
     return true;
+  }
+
+  /**
+   * Keep an answer to a query (list mode): its jobs become known by label and state, for
+   * the panel and the views. Returns the ids whose state changed.
+   */
+  applyAnswer(answer: Answer): number[] {
+    this.answers.set(answer.view, answer);
+    const changed: number[] = [];
+    for (const [id, label, state, ready, start, end, parent] of answer.rows) {
+      if (!this.byId.has(id) || this.byId.get(id)?.label !== label) {
+        this.byId.set(id, { id, label, critical: false, forever: false, parent, requires: [], scheduler: false });
+      }
+      const old = this.states.get(id);
+      if (old === undefined || old.state !== state) {
+        changed.push(id);
+      }
+      this.states.set(id, { state, ready: seconds(ready), start: seconds(start), end: seconds(end) });
+    }
+    return changed;
   }
 
   /**

@@ -33,7 +33,15 @@ export interface GraphJob {
   scheduler: boolean;
 }
 
+/**
+ * "full": every job drawn; "collapsed": nested schedulers drawn as single nodes; "list": too
+ * big to draw, and jobs are not described up front: the page asks for the rows it shows
+ * (a `query` message, answered by `rows`), and deltas carry counts, not every state.
+ */
 export type GraphMode = "full" | "collapsed" | "list";
+
+/** What the list shows: running and failed jobs with their neighbours, all, or one state. */
+export type ListFilter = "attention" | "all" | State;
 
 /** The `graph` trait: the structure, re-sent only when it changes. */
 /**
@@ -103,13 +111,38 @@ export interface RunStats {
   outcome: string | null;
 }
 
-/** The `snapshot` trait and the `snapshot` message: every job's state at time `now`. */
+/**
+ * The `snapshot` trait and the `snapshot` message: every job's state at time `now` (in
+ * list mode only the jobs a panel shows, and the default list's answer).
+ */
 export interface Snapshot {
   seq: number;
   /** microseconds, as the row times */
   now: number;
   jobs: JobRow[];
   stats: RunStats;
+  list?: Answer;
+}
+
+/** [id, label, state, ready, start, end, parent]: a job as an answer describes it. */
+export type AnswerRow = [number, string, State, number | null, number | null, number | null, number | null];
+
+export type QueryView = "list" | "timeline";
+
+/** The rows a query asked for (at most its limit) and how many jobs match. */
+export interface Answer {
+  view: QueryView;
+  filter: ListFilter;
+  search: string;
+  total: number;
+  rows: AnswerRow[];
+  /** what answering cost the kernel, in milliseconds: the page asks less often when high */
+  cost_ms?: number;
+}
+
+export interface RowsMsg extends Answer {
+  type: "rows";
+  id: number;
 }
 
 /** [job id, stream, text] */
@@ -171,11 +204,12 @@ export interface ErrorMsg {
   message: string;
 }
 
-export type KernelMsg = DeltaMsg | SnapshotMsg | DetailMsg | AckMsg | ErrorMsg;
+export type KernelMsg = DeltaMsg | SnapshotMsg | DetailMsg | AckMsg | ErrorMsg | RowsMsg;
 
 export type ViewMsg =
   | { type: "hello" }
   | { type: "cancel"; id: number }
   | { type: "cancel_job"; id: number; job: number }
   | { type: "detail"; id: number; job: number }
-  | { type: "unwatch"; job: number };
+  | { type: "unwatch"; job: number }
+  | { type: "query"; id: number; view: QueryView; filter: ListFilter; search: string; limit: number };

@@ -5,14 +5,15 @@
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import css from "./style.css";
 import { h } from "./dom";
-import { GanttView } from "./gantt";
+import { GANTT_MAX_ROWS, GanttView } from "./gantt";
 import { GraphView } from "./graphview";
 import { layoutService } from "./graphviz";
 import { Header } from "./header";
-import { ListView } from "./listview";
+import { LIST_MAX_ROWS, ListView } from "./listview";
 import { DagModel, outputByJob } from "./model";
 import { Panel } from "./panel";
-import type { GraphSpec, GraphTrait, KernelMsg, Snapshot, ViewMsg } from "./protocol";
+import { Querier } from "./querier";
+import type { GraphSpec, GraphTrait, KernelMsg, QueryView, Snapshot, ViewMsg } from "./protocol";
 import { decodeGraph } from "./protocol";
 
 /** Both traits hold JSON text (see nbjobs/_widget.py for why). */
@@ -61,7 +62,22 @@ function render({ model, el }: RenderProps<Traits>): () => void {
   const snapshotTrait = (): Snapshot => JSON.parse(model.get("snapshot_json")) as Snapshot;
   dag.setGraph(graphTrait());
   dag.applySnapshot(snapshotTrait(), localNow());
-  const list = new ListView(dag, select, dag.graph.mode === "full" ? "all" : "attention");
+  // list mode: the list and the timeline ask the kernel for their rows
+  const querier = new Querier((view) => {
+    const id = nextRequest++;
+    const listing = view === "list";
+    send({
+      type: "query",
+      id,
+      view,
+      filter: listing ? list.filter : "all",
+      search: listing ? list.searchText : "",
+      limit: listing ? LIST_MAX_ROWS : GANTT_MAX_ROWS,
+    });
+    return id;
+  });
+  const list = new ListView(dag, select, dag.graph.mode === "full" ? "all" : "attention", () => querier.ask("list"));
+  const asking = (): QueryView | null => (dag.lazy && (tab === "list" || tab === "timeline") ? tab : null);
 
   const tabButtons = new Map<Tab, HTMLButtonElement>();
   const tabBodies: Record<Tab, HTMLElement> = { graph: graph.el, timeline: gantt.el, list: list.el };
@@ -90,6 +106,8 @@ function render({ model, el }: RenderProps<Traits>): () => void {
       bodyEl.hidden = n !== name;
     }
     root.setAttribute("data-tab", name);
+    const view = asking();
+    if (view !== null) querier.ask(view);
     refreshVisible();
     if (name === "graph") graph.fit();
   }
@@ -156,7 +174,8 @@ function render({ model, el }: RenderProps<Traits>): () => void {
       // a job that just finished has a result or an exception to show
       send({ type: "detail", id: nextRequest++, job: panel.jobId });
     }
-    listDirty = true;
+    // list mode: the list changes with the kernel's answers, asked for when a delta comes
+    if (!dag.lazy) listDirty = true;
     scheduleVisible();
   }
 
@@ -175,6 +194,16 @@ function render({ model, el }: RenderProps<Traits>): () => void {
     });
   }
 
+  function applySnapshot(snap: Snapshot): void {
+    // the panel's job may have changed in it (a run's last change comes in a snapshot)
+    const shown = panel.jobId;
+    const before = shown === null ? null : dag.stateOf(shown);
+    if (dag.applySnapshot(snap, localNow())) {
+      graph.setAllStates();
+      onStates(shown !== null && dag.stateOf(shown) !== before ? [shown] : []);
+    }
+  }
+
   function onMessage(msg: KernelMsg): void {
     switch (msg.type) {
       case "delta": {
@@ -185,6 +214,8 @@ function render({ model, el }: RenderProps<Traits>): () => void {
           return;
         }
         onStates(changed);
+        const view = asking();
+        if (view !== null) querier.refresh(view);
         if (panel.jobId !== null && !panel.loading) {
           const out = outputByJob(msg.output).get(panel.jobId);
           for (const [stream, text] of out ?? []) panel.append(stream, text);
@@ -192,17 +223,25 @@ function render({ model, el }: RenderProps<Traits>): () => void {
         return;
       }
       case "snapshot":
-        if (dag.applySnapshot(msg, localNow())) {
-          graph.setAllStates();
-          onStates([]);
-        }
+        applySnapshot(msg);
         return;
       case "detail":
         if (msg.job === panel.jobId) panel.show(msg.detail);
         return;
+      case "rows": {
+        querier.answered(msg.id, msg.cost_ms ?? 0);
+        const changed = dag.applyAnswer(msg);
+        if (panel.jobId !== null && changed.includes(panel.jobId)) {
+          panel.refresh(dag.kernelNow(localNow()));
+        }
+        if (msg.view === "list") listDirty = true;
+        scheduleVisible();
+        return;
+      }
       case "ack":
         return;
       case "error":
+        if (msg.id !== null) querier.answered(msg.id);
         header.setStatus(msg.message);
         header.cancel.textContent = "Cancel";
         header.render(localNow());
@@ -216,14 +255,11 @@ function render({ model, el }: RenderProps<Traits>): () => void {
     layout();
     header.render(localNow());
     listDirty = true;
+    const view = asking();
+    if (view !== null) querier.ask(view);
     scheduleVisible();
   };
-  const onSnapshot = (): void => {
-    if (dag.applySnapshot(snapshotTrait(), localNow())) {
-      graph.setAllStates();
-      onStates([]);
-    }
-  };
+  const onSnapshot = (): void => applySnapshot(snapshotTrait());
   model.on("msg:custom", onCustom);
   model.on("change:graph_json", onGraph);
   model.on("change:snapshot_json", onSnapshot);
@@ -246,6 +282,7 @@ function render({ model, el }: RenderProps<Traits>): () => void {
 
   return () => {
     clearInterval(timer);
+    querier.dispose();
     if (frame !== 0) cancelAnimationFrame(frame);
     graph.dispose();
     model.off("msg:custom", onCustom);

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import ARTIFACTS, KernelSide, PageLog, kernel_ids, open_page
 from .lab import Lab
@@ -384,18 +385,22 @@ def test_big_graphs_paint_fast_collapse_and_list(
     assert collapsed.locator(".nbjobs-node").count() == 3
     assert collapsed.locator(".nbjobs-node-counts").all_text_contents() == ["0/400 done"] * 3
 
-    # 2000 top-level jobs: no drawing, a list that a filter narrows
+    # 2000 top-level jobs: no drawing, a list that a filter narrows; the page asks the
+    # kernel for the rows it shows
     listed = roots.nth(2)
     assert listed.get_attribute("data-mode") == "list"
     assert listed.locator(".nbjobs-node").count() == 0
     assert listed.get_attribute("data-tab") == "list"
-    assert listed.locator(".nbjobs-row").count() == 0  # nothing running or failed yet
+    list_rows = listed.locator(".nbjobs-row")
+    note = listed.locator(".nbjobs-listview .nbjobs-note")
+    expect(note).to_have_text("No job matches.")  # nothing running or failed yet
+    assert list_rows.count() == 0
     listed.locator(".nbjobs-filter").select_option("all")
-    assert listed.locator(".nbjobs-row").count() == 500
-    note = listed.locator(".nbjobs-listview .nbjobs-note").text_content() or ""
-    assert "2000 jobs match" in note
+    expect(note).to_contain_text("2000 jobs match; the first 500 are listed.")
+    expect(list_rows).to_have_count(500)
     listed.locator(".nbjobs-search").fill("flat 1999")
-    assert listed.locator(".nbjobs-row").count() == 1
+    expect(list_rows).to_have_count(1)
+    expect(list_rows.first).to_contain_text("flat 1999")
 
     # run the 1000 jobs: every node turns green, in place (no second layout)
     assert full.get_attribute("data-layouts") == "1"
@@ -409,6 +414,50 @@ def test_big_graphs_paint_fast_collapse_and_list(
     record_metric("run_1000_jobs_until_all_green_ms", (time.monotonic() - t0) * 1000)
     assert full.get_attribute("data-layouts") == "1"
     assert full.locator(".nbjobs-progress-text").text_content() == "1000/1000"
+
+    # a run of the 2000 jobs with one held and one failing: the list shows them live
+    listed.locator(".nbjobs-search").fill("")
+    listed.locator(".nbjobs-filter").select_option("attention")
+    kernel.run(
+        cell(
+            """
+            gate = asyncio.Event()
+
+            async def held():
+                print("held and printing")
+                await gate.wait()
+
+            async def broken():
+                raise ValueError("flat failure")
+
+            nbjobs.Job(held, label="held job", scheduler=flat)
+            nbjobs.Job(broken, label="broken job", critical=False, scheduler=flat)
+            flat_task = asyncio.ensure_future(flat.co_run())
+            """
+        )
+    )
+    running = listed.locator('.nbjobs-row[data-state="running"]')
+    expect(running).to_have_count(1, timeout=20_000)
+    expect(running).to_contain_text("held job")
+    expect(listed.locator('.nbjobs-row[data-state="failed"]')).to_contain_text("broken job")
+    expect(listed.locator(".nbjobs-progress-text")).to_have_text("2001/2002")
+    running.click()
+    panel = listed.locator(".nbjobs-panel")
+    expect(panel).to_contain_text("held job")
+    expect(panel.locator(".nbjobs-output")).to_contain_text("held and printing")
+    # the timeline: the earliest jobs drawn, the others counted
+    listed.locator('.nbjobs-tabs [data-tab="timeline"]').click()
+    expect(listed.locator(".nbjobs-gantt-row")).to_have_count(300)
+    expect(listed.locator(".nbjobs-gantt .nbjobs-note")).to_contain_text("1702 more jobs")
+    root_shot = ARTIFACTS / "widget-list-mode.png"
+    listed.screenshot(path=str(root_shot))
+    kernel.run("gate.set()")
+    kernel.run("await flat_task", timeout=60)
+    expect(listed.locator(".nbjobs-progress-text")).to_have_text("2002/2002")
+    # the panel's job finished: its state follows
+    expect(panel).to_contain_text("succeeded")
+    listed.locator('.nbjobs-tabs [data-tab="list"]').click()
+    expect(listed.locator(".nbjobs-row")).to_have_count(1)  # the failed job alone
 
     assert page_log.dialogs == []
     assert page_log.outside == []
