@@ -18,6 +18,7 @@ import html
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from ._job import AbstractJob, Status
@@ -245,6 +246,19 @@ def sections(
     return out, len(wanted) - len(chosen)
 
 
+def _row_counts(scheduler: Any) -> tuple[dict[Status, int], int]:
+    """Jobs per status among the table's rows (nested schedulers are rows too), and their
+    number: O(schedulers), from the counts each scheduler keeps."""
+    counts = dict.fromkeys(Status, 0)
+    stack = [scheduler]
+    while stack:
+        current = stack.pop()
+        for status, n in current._counts.items():
+            counts[status] += n
+        stack.extend(current._nested)
+    return counts, sum(counts.values())
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """Everything a rendering shows, computed once for both the text and HTML forms."""
@@ -261,13 +275,19 @@ def snapshot(scheduler: Any, *, full: bool | None = None, max_rows: int = MAX_RO
     stats = scheduler.statistics()
     if full is None:
         full = bool(stats.finished)
-    walked = list(_walk(scheduler.jobs, 0))
-    if stats.counts[Status.IDLE] == stats.total:
-        # nothing started yet (the first display of a big run): no ranking to do
-        walked_rows = walked[:max_rows]
-        shown, _ = rows(scheduler, max_rows, walked_rows)
-        hidden = len(walked) - len(walked_rows)
+    walked: list[tuple[AbstractJob, int]] | None = None
+    counts, total = _row_counts(scheduler)
+    urgent = min((st for st, n in counts.items() if n), key=_PRIORITY.__getitem__, default=None)
+    if total > max_rows and urgent is not None and counts[urgent] >= max_rows:
+        # the rows shown are the first jobs in the most urgent state present (all idle
+        # before a big run, all succeeded after it): found without ranking every job
+        first = islice(
+            ((j, d) for j, d in _walk(scheduler.jobs, 0) if j._status is urgent), max_rows
+        )
+        shown, _ = rows(scheduler, max_rows, list(first))
+        hidden = total - len(shown)
     else:
+        walked = list(_walk(scheduler.jobs, 0))
         shown, hidden = rows(scheduler, max_rows, walked)
     if full or stats.counts[Status.FAILED]:
         parts, more = sections(scheduler, full, walked)

@@ -10,12 +10,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from nbjobs import Job, RunningLoopError, Scheduler
+from nbjobs import Job, RunningLoopError, Scheduler, Status
 from nbjobs._display import mimebundle
 from nbjobs._magic import transform_cell
 from nbjobs._runner import INTERRUPTED, interrupt_cancels, run_in_running_loop
-from nbjobs._table import MAX_ROWS, format_seconds, table_html, table_text
+from nbjobs._table import MAX_ROWS, _walk, format_seconds, rows, snapshot, table_html, table_text
 
 Arun = Callable[[Callable[[], Awaitable[Any]]], Any]
 
@@ -142,3 +144,27 @@ def test_interrupt_guard_cancels_the_task_with_the_reason_and_restores_the_handl
 
     assert arun(main) == INTERRUPTED
     assert signal.getsignal(signal.SIGINT) is before
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 30), min_size=1, max_size=4),
+    statuses=st.lists(st.sampled_from(list(Status)), min_size=1, max_size=120),
+    max_rows=st.integers(1, 25),
+)
+def test_table_rows_taken_from_counts_match_a_full_ranking(
+    sizes: list[int], statuses: list[Status], max_rows: int
+) -> None:
+    """The table finds its rows from the schedulers' counts when one state fills them;
+    whatever the states, it shows the rows a ranking of every job gives."""
+    s = Scheduler(view=False)
+    for k, size in enumerate(sizes):
+        holder = s if k == 0 else Scheduler(label=f"n{k}", scheduler=s, view=False)
+        for i in range(size):
+            Job(_sleep, 0, label=f"j{k}-{i}", scheduler=holder)
+    for index, (job, _) in enumerate(_walk(s.jobs, 0)):
+        job._set_status(statuses[index % len(statuses)], None)
+    got = snapshot(s, full=False, max_rows=max_rows)
+    expected, hidden = rows(s, max_rows, list(_walk(s.jobs, 0)))
+    assert [r.job for r in got.rows] == [r.job for r in expected]
+    assert got.hidden == hidden
