@@ -221,9 +221,11 @@ def sections(
     """
     failed: list[AbstractJob] = []
     talked: list[AbstractJob] = []
-    if walked is None:
-        walked = list(_walk(scheduler.jobs, 0))
     failed_status = Status.FAILED
+    if walked is None:
+        if not _anything_to_say(scheduler, full):
+            return [], 0  # the common end of a big run: one plain pass, no walk
+        walked = list(_walk(scheduler.jobs, 0))
     for job, _ in walked:
         # the private fields, read: a job's ``output`` property would make every job an
         # (empty) output record
@@ -257,6 +259,22 @@ def _row_counts(scheduler: Any) -> tuple[dict[Status, int], int]:
             counts[status] += n
         stack.extend(current._nested)
     return counts, sum(counts.values())
+
+
+def _anything_to_say(scheduler: Any, full: bool) -> bool:
+    """Whether some job failed with an exception or (``full``) wrote output: a pass over
+    each scheduler's own list, cheaper than walking the tree in the table's order."""
+    failed_status = Status.FAILED
+    stack = [scheduler]
+    while stack:
+        current = stack.pop()
+        for job in current.jobs:
+            if job._status is failed_status and job._exception is not None:
+                return True
+            if full and job._output is not None and len(job._output):
+                return True
+        stack.extend(current._nested)
+    return False
 
 
 @dataclass(frozen=True)
