@@ -708,7 +708,7 @@ class Job(AbstractJob):
                 raise TypeError(
                     f"coshutdown must be a coroutine object or a callable, got {coshutdown!r}"
                 )
-            self._guard_coroutines()
+            self._guard_coroutines(corun, coshutdown)
             super().__init__(
                 forever=forever,
                 critical=critical,
@@ -796,7 +796,9 @@ class Job(AbstractJob):
         return result
 
     def _close_coroutines(self) -> None:
-        for obj in (self.__dict__.get("corun"), self.__dict__.get("coshutdown")):
+        # getattr, not self.__dict__: reading __dict__ makes CPython build a dict object for
+        # the instance, which otherwise keeps its attributes in a compact values array
+        for obj in (getattr(self, "corun", None), self.coshutdown):
             if inspect.iscoroutine(obj) and inspect.getcoroutinestate(obj) == (
                 inspect.CORO_CREATED
             ):
@@ -806,7 +808,7 @@ class Job(AbstractJob):
         """Close the coroutine objects this job holds, if they never ran."""
         self._close_coroutines()
 
-    def _guard_coroutines(self) -> None:
+    def _guard_coroutines(self, corun: Any, coshutdown: Any) -> None:
         """Close this job's coroutine objects when the job goes away, if they never ran.
 
         A one-shot job that never ran (skipped, or its scheduler never run) would make
@@ -816,11 +818,9 @@ class Job(AbstractJob):
         the caller's frames, and so the scheduler), the coroutine's own finalizer may run
         first. The finalizer keeps the coroutines reachable until the job is gone.
         """
-        coros = [
-            obj
-            for obj in (self.__dict__.get("corun"), self.__dict__.get("coshutdown"))
-            if inspect.iscoroutine(obj)
-        ]
+        # the arguments, not self.__dict__: reading __dict__ makes CPython build a dict
+        # object for the instance (one more object for the garbage collector, per job)
+        coros = [obj for obj in (corun, coshutdown) if inspect.iscoroutine(obj)]
         if coros:
             self._finalizer = weakref.finalize(self, _close_unstarted, *coros)
 
