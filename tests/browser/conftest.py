@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import json
 import logging
+import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -91,7 +93,7 @@ def open_page(browser: Any, log: PageLog, init_script: str | None = None) -> Any
             r.abort()
 
     page.on("dialog", on_dialog)
-    page.on("pageerror", lambda exc: log.errors.append(f"pageerror: {exc}"))
+    page.on("pageerror", lambda exc: log.errors.append(f"pageerror: {exc}\n{exc.stack}"))
     page.on("console", on_console)
     page.route("**/*", route)
     return page
@@ -107,8 +109,19 @@ def page(browser: Any, page_log: PageLog) -> Iterator[Any]:
 
 
 def kernel_ids(lab: Lab) -> list[str]:
-    with urllib.request.urlopen(f"{lab.url}/api/kernels?token={lab.token}", timeout=10) as r:
-        return [k["id"] for k in json.load(r)]
+    for attempt in range(10):
+        try:
+            with urllib.request.urlopen(
+                f"{lab.url}/api/kernels?token={lab.token}", timeout=10
+            ) as r:
+                return [k["id"] for k in json.load(r)]
+        except urllib.error.HTTPError as exc:
+            # jupyter_server answers 500 when listed while a kernel starts (its
+            # last_activity is not set yet): ask again
+            if exc.code != 500 or attempt == 9:
+                raise
+            time.sleep(0.3)
+    raise AssertionError("unreachable")
 
 
 class KernelSide:

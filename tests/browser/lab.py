@@ -59,6 +59,10 @@ class Lab:
     def notebook_url(self, name: str) -> str:
         return f"{self.url}/lab/tree/{name}?token={self.token}&reset"
 
+    def notebook7_url(self, name: str) -> str:
+        """The same notebook in Notebook 7's interface (the same server serves both)."""
+        return f"{self.url}/notebooks/{name}?token={self.token}"
+
     def write_notebook(self, name: str, cells: list[str]) -> None:
         nb = {
             "cells": [
