@@ -18,6 +18,7 @@ import logging
 import time
 from typing import Any
 
+from ._picture import picture_html
 from ._table import format_html, format_text, snapshot
 
 logger = logging.getLogger("nbjobs")
@@ -73,8 +74,13 @@ def _filter(bundle: dict[str, Any], include: Any, exclude: Any) -> dict[str, Any
 
 
 def table_bundle(scheduler: Any, full: bool | None = None) -> dict[str, Any]:
+    """The status table; with ``full`` and the run over, the graph's picture under it
+    (not on each refresh while a run goes on: each would run ``dot``)."""
     snap = snapshot(scheduler, full=full)
-    return {"text/plain": format_text(snap), "text/html": format_html(snap)}
+    html_text = format_html(snap)
+    if full and not scheduler.is_running_now:
+        html_text += picture_html(scheduler)
+    return {"text/plain": format_text(snap), "text/html": html_text}
 
 
 def mimebundle(scheduler: Any, include: Any = None, exclude: Any = None) -> dict[str, Any]:
@@ -85,9 +91,11 @@ def mimebundle(scheduler: Any, include: Any = None, exclude: Any = None) -> dict
 def ipython_display(scheduler: Any) -> None:
     """Display ``scheduler``; while it runs, the output keeps updating until the run ends."""
     view = LiveView(scheduler, widget=wants_widget(requested_view(scheduler)))
-    view.show()
     if scheduler.is_running_now:
+        view.show()
         view.follow(until_stopped=True)
+    else:
+        view.show(full=True)  # at rest: the whole picture at once
 
 
 class LiveView:
@@ -129,8 +137,8 @@ class LiveView:
                 bundle[_WIDGET_MIME] = rich[_WIDGET_MIME]
         return bundle
 
-    def show(self) -> None:
-        handle = _ipython_display_module().display(self.bundle(), raw=True, display_id=True)
+    def show(self, full: bool | None = None) -> None:
+        handle = _ipython_display_module().display(self.bundle(full), raw=True, display_id=True)
         self.display_id = getattr(handle, "display_id", None)
 
     def refresh(self, full: bool | None = None) -> None:

@@ -750,6 +750,9 @@ def fallback_text(scheduler: PureScheduler) -> str:
 
 
 def fallback_html(scheduler: PureScheduler) -> str:
+    from ._picture import picture_html
     from ._table import table_html
 
-    return table_html(scheduler)
+    if scheduler.is_running_now:
+        return table_html(scheduler)
+    return table_html(scheduler, full=True) + picture_html(scheduler)
