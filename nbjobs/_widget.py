@@ -206,8 +206,16 @@ def graph_columns(scheduler: PureScheduler) -> dict[str, Any]:
     requires: list[list[int]] = []
     data: list[list[int] | int] = []
     nested: list[int] = []
-    # in list mode the page asks for the rows it shows (see _widget_query)
-    for job, parent in () if mode == "list" else walk(scheduler, None):
+    # past BIG_GRAPH jobs only the nodes drawn are described (the top level when
+    # collapsed, none in list mode): the page asks for the rows it lists (_widget_query)
+    described: Iterable[tuple[AbstractJob, int | None]] = (
+        walk(scheduler, None)
+        if mode == "full"
+        else ((job, None) for job in scheduler.jobs)
+        if mode == "collapsed"
+        else ()
+    )
+    for job, parent in described:
         ids.append(job.id)
         labels.append(job.label_text())
         critical.append(1 if job.critical else 0)
@@ -502,25 +510,46 @@ class DagWidget(anywidget.AnyWidget):
         return _rows(jobs, self._origin)
 
     def _snapshot(self) -> dict[str, Any]:
-        if self._mode != "list":
+        if self._mode == "full":
             return {
                 "seq": self._seq,
                 "now": micros(_now(), self._origin),
                 "jobs": self._rows(self._jobs_by_id().values()),
                 "stats": stats_dict(self._scheduler),
             }
-        # the jobs a panel shows, and the default list: what a saved notebook shows
+        # the nodes drawn, the jobs a panel shows, and the default list: what a saved
+        # notebook shows
         return {
             "seq": self._seq,
             "now": micros(_now(), self._origin),
-            "jobs": self._rows(self._watched_jobs()),
-            "stats": stats_dict(self._scheduler),
+            "jobs": self._rows(self._drawn_and_watched()),
+            "stats": self._lazy_stats(),
             "list": answer(self._scheduler, Query(), self._origin),
         }
 
     def _watched_jobs(self) -> list[AbstractJob]:
         index = self._jobs_by_id() if self._watched else {}
         return [index[i] for i in self._watched if i in index]
+
+    def _drawn_and_watched(self, drawn: Iterable[AbstractJob] | None = None) -> list[AbstractJob]:
+        """Rows a lazy view needs: the nodes drawn (``drawn``, by default every top-level
+        job when collapsed) and the jobs whose panel is open."""
+        if drawn is None:
+            drawn = self._scheduler.jobs if self._mode == "collapsed" else ()
+        jobs = {job.id: job for job in drawn}
+        for job in self._watched_jobs():
+            jobs.setdefault(job.id, job)
+        return list(jobs.values())
+
+    def _lazy_stats(self) -> dict[str, Any]:
+        stats = stats_dict(self._scheduler)
+        if self._mode == "collapsed":
+            # each collapsed scheduler's node shows the counts of the jobs inside it
+            stats["groups"] = {
+                str(nested.id): {st.value: n for st, n in nested._leaf_counts().items() if n}
+                for nested in self._scheduler._nested
+            }
+        return stats
 
     def refresh(self) -> None:
         """Send the whole current state again, traits included.
@@ -580,10 +609,10 @@ class DagWidget(anywidget.AnyWidget):
             if self._output.rows:
                 self._send_delta()
             return
-        if self._mode == "list":
-            self._send_list_delta()
-        else:
+        if self._mode == "full":
             self._send_delta()
+        else:
+            self._send_lazy_delta()
 
     def _send_delta(self) -> None:
         # copied and cleared, not replaced: the scheduler holds this very dict
@@ -601,14 +630,20 @@ class DagWidget(anywidget.AnyWidget):
             }
         )
 
-    def _send_list_delta(self) -> None:
-        """In list mode, a delta every ``UPDATE_INTERVAL`` while the run goes on, sent
-        when the counts, a watched job or its output changed; the page then asks again
-        for the rows it shows."""
-        stats = stats_dict(self._scheduler)
+    def _send_lazy_delta(self) -> None:
+        """A graph too big to describe: a delta every ``UPDATE_INTERVAL`` while the run
+        goes on, sent when the counts, a node drawn (the top level when collapsed), a
+        watched job or its output changed; the page then asks again for the rows it
+        lists."""
+        stats = self._lazy_stats()
+        # copied and cleared, not replaced: the scheduler holds this very dict; a nested
+        # job's change lands there too, and only counts for its scheduler's node
+        top = self._scheduler
+        changed = [job for job in self._dirty.values() if job._owner() is top]
+        self._dirty.clear()
         watched = self._rows(self._watched_jobs())
         told = (stats["counts"], stats["finished"], watched)
-        if told != self._told or self._output.rows:
+        if told != self._told or changed or self._output.rows:
             self._told = told
             self._seq += 1
             self._post(
@@ -616,7 +651,7 @@ class DagWidget(anywidget.AnyWidget):
                     "type": "delta",
                     "seq": self._seq,
                     "now": micros(_now(), self._origin),
-                    "jobs": watched,
+                    "jobs": self._rows(self._drawn_and_watched(changed)),
                     "stats": stats,
                     "output": self._output.take(),
                 }

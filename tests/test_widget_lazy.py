@@ -221,3 +221,54 @@ def test_nested_jobs_are_listed_with_their_scheduler() -> None:
     Job(noop, label="x" * 1000, scheduler=s)
     longest = max(len(r[1]) for r in answer(s, Query(filter="all"), 0.0)["rows"])
     assert longest == 300
+
+
+def test_a_collapsed_run_sends_its_nodes_states_and_counts_per_scheduler(
+    arun: Callable[..., Any], comms: list[RecordingComm]
+) -> None:
+    async def main() -> None:
+        gate = asyncio.Event()
+        s = Scheduler(label="nested", view=False)
+        parts = []
+        for p in range(3):
+            part = Scheduler(label=f"part {p}", scheduler=s, view=False)
+            for i in range(BIG_GRAPH // 2):
+                Job(noop, label=f"p{p}-{i}", scheduler=part)
+            parts.append(part)
+        held = Job(gate.wait, label="held", scheduler=parts[2])
+        parts[1].requires(parts[0])
+        w = DagWidget(s)
+        c = rec(w)
+        assert w.graph["mode"] == "collapsed"
+        run = asyncio.create_task(s.co_run())
+        while held.status.value != "running":
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(UPDATE_INTERVAL * 3)
+        deltas = c.custom("delta")
+        # the nested jobs' states never go out one by one: only the drawn nodes'
+        sent = {row[0] for d in deltas for row in d["jobs"]}
+        assert sent <= {p.id for p in parts}
+        groups = deltas[-1]["stats"]["groups"]
+        assert groups[str(parts[0].id)] == {"succeeded": BIG_GRAPH // 2}
+        assert groups[str(parts[2].id)] == {"succeeded": BIG_GRAPH // 2, "running": 1}
+        latest = {row[0]: row[1] for d in deltas for row in d["jobs"]}
+        assert latest == {
+            parts[0].id: "succeeded",
+            parts[1].id: "succeeded",
+            parts[2].id: "running",
+        }
+        # the list asks: the running job and its neighbours
+        request(w, {"type": "query", "id": 1, "filter": "attention"})
+        rows = last(c, "rows")["rows"]
+        assert [(r[0], r[2], r[6]) for r in rows] == [
+            (parts[2].id, "running", None),
+            (held.id, "running", parts[2].id),
+        ]
+        gate.set()
+        assert await run is True
+        snap = w.snapshot
+        assert [r[:2] for r in snap["jobs"]] == [[p.id, "succeeded"] for p in parts]
+        assert snap["stats"]["groups"][str(parts[2].id)] == {"succeeded": BIG_GRAPH // 2 + 1}
+        w.close()
+
+    arun(main)

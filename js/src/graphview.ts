@@ -264,10 +264,19 @@ export class GraphView {
     if (this.countTexts.size === 0) {
       return;
     }
-    // leaf jobs under each collapsed scheduler, counted by state
+    // leaf jobs under each collapsed scheduler, counted by state: from the kernel's counts
+    // (a big graph's nested jobs are not described), else from the states known here
     const done = new Map<number, number>();
     const total = new Map<number, number>();
-    for (const job of this.model.graph.jobs) {
+    const groups = this.model.stats.groups;
+    for (const [key, counts] of Object.entries(groups ?? {})) {
+      const id = Number(key);
+      for (const [state, n] of Object.entries(counts)) {
+        total.set(id, (total.get(id) ?? 0) + (n ?? 0));
+        if (DONE_STATES.has(state)) done.set(id, (done.get(id) ?? 0) + (n ?? 0));
+      }
+    }
+    for (const job of groups === undefined ? this.model.graph.jobs : []) {
       if (job.scheduler) continue;
       const state: State = this.model.stateOf(job.id);
       let parent = job.parent;

@@ -51,9 +51,9 @@ export class DagModel {
   /** in list mode, the latest answer for each view that asks (see `lazy`) */
   readonly answers = new Map<QueryView, Answer>();
 
-  /** True when jobs are not described up front: views ask for the rows they show. */
+  /** True when not every job is described up front: the list and the timeline ask. */
   get lazy(): boolean {
-    return this.graph.mode === "list";
+    return this.graph.mode !== "full";
   }
 
   setGraph(graph: GraphSpec): void {

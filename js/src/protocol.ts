@@ -34,9 +34,11 @@ export interface GraphJob {
 }
 
 /**
- * "full": every job drawn; "collapsed": nested schedulers drawn as single nodes; "list": too
- * big to draw, and jobs are not described up front: the page asks for the rows it shows
- * (a `query` message, answered by `rows`), and deltas carry counts, not every state.
+ * "full": every job drawn and described; "collapsed": nested schedulers drawn as single
+ * nodes; "list": too big to draw. Past "full", only the nodes drawn are described (the top
+ * level when collapsed, none in list mode): the page asks for the rows its list and
+ * timeline show (a `query` message, answered by `rows`), and deltas carry the counts
+ * (per collapsed scheduler in `stats.groups`) and the states of the nodes drawn.
  */
 export type GraphMode = "full" | "collapsed" | "list";
 
@@ -109,6 +111,8 @@ export interface RunStats {
   started: boolean;
   finished: boolean;
   outcome: string | null;
+  /** collapsed mode: leaf jobs per state inside each collapsed scheduler, by its id */
+  groups?: Record<string, Partial<Record<State, number>>>;
 }
 
 /**

@@ -415,6 +415,19 @@ def test_big_graphs_paint_fast_collapse_and_list(
     assert full.get_attribute("data-layouts") == "1"
     assert full.locator(".nbjobs-progress-text").text_content() == "1000/1000"
 
+    # the 1200 nested jobs: the kernel counts them for each collapsed node
+    kernel.run("await nested.co_run()", timeout=60)
+    counts = collapsed.locator(".nbjobs-node-counts")
+    expect(counts).to_have_text(["400/400 done"] * 3)
+    expect(collapsed.locator('.nbjobs-node[data-state="succeeded"]')).to_have_count(3)
+    expect(collapsed.locator(".nbjobs-progress-text")).to_have_text("1200/1200")
+    # its list asks the kernel too, nested jobs included
+    collapsed.locator('.nbjobs-tabs [data-tab="list"]').click()
+    collapsed.locator(".nbjobs-filter").select_option("all")
+    expect(collapsed.locator(".nbjobs-listview .nbjobs-note")).to_contain_text(
+        "1203 jobs match; the first 500 are listed."
+    )
+
     # a run of the 2000 jobs with one held and one failing: the list shows them live
     listed.locator(".nbjobs-search").fill("")
     listed.locator(".nbjobs-filter").select_option("attention")
