@@ -227,7 +227,12 @@ def test_a_collapsed_run_sends_its_nodes_states_and_counts_per_scheduler(
     arun: Callable[..., Any], comms: list[RecordingComm]
 ) -> None:
     async def main() -> None:
-        gate = asyncio.Event()
+        gate, started = asyncio.Event(), asyncio.Event()
+
+        async def hold() -> None:
+            started.set()
+            await gate.wait()
+
         s = Scheduler(label="nested", view=False)
         parts = []
         for p in range(3):
@@ -235,14 +240,13 @@ def test_a_collapsed_run_sends_its_nodes_states_and_counts_per_scheduler(
             for i in range(BIG_GRAPH // 2):
                 Job(noop, label=f"p{p}-{i}", scheduler=part)
             parts.append(part)
-        held = Job(gate.wait, label="held", scheduler=parts[2])
+        held = Job(hold, label="held", scheduler=parts[2])
         parts[1].requires(parts[0])
         w = DagWidget(s)
         c = rec(w)
         assert w.graph["mode"] == "collapsed"
         run = asyncio.create_task(s.co_run())
-        while held.status.value != "running":
-            await asyncio.sleep(0.01)
+        await started.wait()
         await asyncio.sleep(UPDATE_INTERVAL * 3)
         deltas = c.custom("delta")
         # the nested jobs' states never go out one by one: only the drawn nodes'
