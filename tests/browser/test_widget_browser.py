@@ -53,11 +53,26 @@ def run_all(page: Any, lab: Lab, name: str, cells: list[str]) -> KernelSide:
     before = set(kernel_ids(lab))
     page.goto(lab.notebook_url(name))
     page.locator("#jp-main-statusbar").get_by_text("Idle").first.wait_for(timeout=60_000)
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
+    click_run_all(page)
     started = [k for k in kernel_ids(lab) if k not in before]
     assert len(started) == 1, f"expected one new kernel, got {started}"
     return KernelSide(lab.runtime / f"kernel-{started[0]}.json")
+
+
+def click_run_all(page: Any) -> None:
+    """Run > Run All Cells (JupyterLab and Notebook 7 share the command)."""
+    prompt = page.locator(".jp-InputArea-prompt").first
+    for _ in range(5):
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
+        # a run-all clicked while the page still connects its kernel may do nothing
+        # (the first cell keeps its empty prompt): nothing ran, so click again
+        try:
+            expect(prompt).not_to_have_text("[ ]:", timeout=5_000)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError("Run All did not start the notebook's cells")
 
 
 def states(page: Any, index: int = 0) -> dict[str, str]:
@@ -603,17 +618,7 @@ def test_notebook7_shows_the_run_live(
     page.goto(lab.notebook7_url("nb7.ipynb"))
     # Notebook 7 has no status bar: its kernel indicator says when the kernel is idle
     page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').wait_for(timeout=60_000)
-    prompt = page.locator(".jp-InputArea-prompt").first
-    for _ in range(5):
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
-        # a run-all clicked while the page still connects its kernel may do nothing
-        # (the cell keeps an empty prompt): the cell has not run, so click again
-        try:
-            expect(prompt).not_to_have_text("[ ]:", timeout=5_000)
-            break
-        except AssertionError:
-            continue
+    click_run_all(page)
     started = [k for k in kernel_ids(lab) if k not in before]
     assert len(started) == 1, f"expected one new kernel, got {started}"
     kernel = KernelSide(lab.runtime / f"kernel-{started[0]}.json")
