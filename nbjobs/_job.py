@@ -115,12 +115,13 @@ class AbstractJob:
     __slots__ = (
         "__dict__",
         "__weakref__",
+        "_nsucc",
         "_pending",
         "_plan_token",
         "_result",
         "_started",
         "_status",
-        "_succ",
+        "_succ_end",
         "end_time",
         "ready_time",
         "start_time",
@@ -171,8 +172,10 @@ class AbstractJob:
         self._result = None
         self.ready_time = self.start_time = self.end_time = None
         # the plan of the run of the scheduler that owns the job (see PureScheduler._plan):
-        # its successors in that run, its count of unfinished requirements, which plan
-        self._succ: list[AbstractJob] | None = None
+        # where its successors end in that run's list of them and how many there are, its
+        # count of unfinished requirements, which plan
+        self._succ_end = 0
+        self._nsucc = 0
         self._pending = 0
         self._plan_token: object = None
         self.id: int = next(_ids)

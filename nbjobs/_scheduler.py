@@ -47,8 +47,50 @@ _FAILED = Status.FAILED
 _CANCELLED = Status.CANCELLED
 
 #: what ``_plan()`` gives: the jobs to run, the jobs ready at once, the number of jobs that
-#: are not forever
-_Plan = tuple[list[AbstractJob], list[AbstractJob], int]
+#: are not forever, the successors of every job (see ``_link``)
+_Plan = tuple[list[AbstractJob], list[AbstractJob], int, list[AbstractJob]]
+
+
+def _link(todo: list[AbstractJob], token: object, edges: int, in_order: bool) -> list[AbstractJob]:
+    """The successors of every job of a plan in one list, each job's in a row, in
+    insertion order: those of ``job`` are ``successors[job._succ_end - job._nsucc :
+    job._succ_end]``.
+
+    ``token`` marks the jobs of the plan, ``_nsucc`` holds their counts of successors
+    and ``edges`` the sum; ``in_order`` says that every job comes after its requirements
+    in ``todo``. One list per run rather than one per job: every object that lives
+    through the run is one more for each pass of the garbage collector, and a run of 100k
+    jobs would otherwise create 100k of them.
+    """
+    if not edges:
+        return []  # no job has successors: _succ_end is never read
+    successors: list[Any] = [None] * edges
+    end = 0
+    if in_order:
+        # a job's requirements came before it: where their successors go is known
+        for job in todo:
+            # where its successors start; _succ_end moves to their end as they are placed
+            job._succ_end = end
+            end += job._nsucc
+            if job._pending:
+                for req in job.required._items:
+                    if req._plan_token is token:
+                        at = req._succ_end
+                        successors[at] = job
+                        req._succ_end = at + 1
+        return successors
+    for job in todo:
+        job._succ_end = end
+        end += job._nsucc
+    for job in todo:
+        if job._pending:
+            for req in job.required._items:
+                if req._plan_token is token:
+                    at = req._succ_end
+                    successors[at] = job
+                    req._succ_end = at + 1
+    return successors
+
 
 #: Called as ``hook(scheduler)`` when a top-level run starts; a hook may return a callable
 #: that is called when that run ends. The Jupyter glue registers its live view here.
@@ -146,6 +188,8 @@ class PureScheduler:
         self._left = 0
         self._has_finite = False
         self._settling: deque[AbstractJob] = deque()
+        # the successors of the jobs of the current run (see _link)
+        self._successors: list[AbstractJob] = []
         # started jobs whose task is created on a later loop iteration (see _start)
         self._deferred: deque[AbstractJob] = deque()
         self._burst = 0
@@ -606,9 +650,10 @@ class PureScheduler:
 
     def _plan(self) -> _Plan:
         """One pass over the graph: the jobs that run, the jobs ready at once, how many
-        are not forever; and on each job that runs, its successors in this run
-        (``_succ``) and its count of unfinished requirements (``_pending``): slots, not
-        dicts, since the run reads and updates them once per edge.
+        are not forever, and the successors of every job in this run, all in one flat
+        list (see :meth:`_link`); on each job that runs, its count of unfinished
+        requirements (``_pending``) and of successors (``_nsucc``): slots, not dicts,
+        since the run reads and updates them once per edge.
 
         Jobs that succeeded in an earlier run are done already; the rest run (again).
         A requirement outside the scheduler raises RequirementError, a cycle CycleError,
@@ -621,6 +666,7 @@ class PureScheduler:
         todo: list[AbstractJob] = []
         roots: list[AbstractJob] = []
         finite = 0
+        edges = 0
         in_order = True
         for job in jobs:
             required = job.required._items
@@ -630,15 +676,11 @@ class PureScheduler:
                         self._missing_requirement(job, req)
                 continue
             todo.append(job)
-            job._succ = None
+            job._nsucc = 0
             count = 0
             for req in required:
                 if req._plan_token is token:
-                    successors = req._succ
-                    if successors is None:
-                        req._succ = [job]
-                    else:
-                        successors.append(job)
+                    req._nsucc += 1
                     count += 1
                 elif req not in jobs:
                     self._missing_requirement(job, req)
@@ -646,46 +688,47 @@ class PureScheduler:
                     in_order = False  # it comes later (or is the job itself)
             job._pending = count
             job._plan_token = token
+            edges += count
             if not count:
                 roots.append(job)
             if not job.forever:
                 finite += 1
         if not in_order:
             return self._plan_any_order(todo, finite)
-        return todo, roots, finite
+        return todo, roots, finite, _link(todo, token, edges, True)
 
     def _plan_any_order(self, todo: list[AbstractJob], finite: int) -> _Plan:
         token = object()
         for job in todo:
-            job._succ = None
+            job._nsucc = 0
             job._plan_token = token
         roots: list[AbstractJob] = []
+        edges = 0
         for job in todo:
             count = 0
             for req in job.required._items:
                 if req._plan_token is token:
-                    successors = req._succ
-                    if successors is None:
-                        req._succ = [job]
-                    else:
-                        successors.append(job)
+                    req._nsucc += 1
                     count += 1
             job._pending = count
+            edges += count
             if not count:
                 roots.append(job)
+        successors = _link(todo, token, edges, False)
         left = {job: job._pending for job in todo}
         ready = deque(roots)
         seen = 0
         while ready:
             job = ready.popleft()
             seen += 1
-            for nxt in job._succ or ():
+            end = job._succ_end
+            for nxt in successors[end - job._nsucc : end]:
                 left[nxt] -= 1
                 if not left[nxt]:
                     ready.append(nxt)
         if seen != len(todo):
             _graph.check_acyclic(todo, self._preds)  # raises, with the cycle
-        return todo, roots, finite
+        return todo, roots, finite, successors
 
     def _missing_requirement(self, job: AbstractJob, req: AbstractJob) -> None:
         if req in job.data_required:
@@ -701,7 +744,7 @@ class PureScheduler:
         )
 
     def _start_run(self, plan: _Plan) -> None:
-        todo, roots, finite = plan
+        todo, roots, finite, self._successors = plan
         assert self._loop is not None
         now = self._loop.time()
         for job in todo:
@@ -946,10 +989,11 @@ class PureScheduler:
         self._left -= 1
         if not job.forever:
             self._finite_left -= 1
-        successors = job._succ
-        if successors:
+        n = job._nsucc
+        if n:
             window = self.jobs_window
-            for nxt in successors:
+            end = job._succ_end
+            for nxt in self._successors[end - n : end]:
                 count = nxt._pending - 1
                 nxt._pending = count
                 if count:

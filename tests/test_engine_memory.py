@@ -35,3 +35,48 @@ def test_a_job_has_no_dict_object() -> None:
     assert Scheduler(first, second, view=False).run() is True
     assert not any(type(o) is dict for o in gc.get_referents(second))
     assert second.result() == 1
+
+
+def _layered(n: int, width: int, started: list[int]) -> list[Job]:
+    async def record(i: int) -> int:
+        started.append(i)
+        return i
+
+    jobs: list[Job] = []
+    for i in range(n):
+        layer = i // width
+        required = [jobs[(layer - 1) * width + (i * k) % width] for k in (1, 3)] if layer else None
+        jobs.append(Job(record, i, required=required))
+    return jobs
+
+
+@pytest.mark.parametrize("insertion", ["in order", "reversed"])
+def test_a_run_leaves_no_object_per_job(insertion: str) -> None:
+    started: list[int] = []
+    jobs = _layered(2000, 50, started)
+    order = jobs if insertion == "in order" else jobs[::-1]
+    sched = Scheduler(*order, view=False)
+    gc.collect()
+    before = len(gc.get_objects())
+    assert sched.run() is True
+    gc.collect()
+    grown = len(gc.get_objects()) - before
+    # the successors of every job live in one list per run, not in one per job
+    assert grown < 100, grown
+    # each body ends in its first step: jobs start breadth first, the successors a job
+    # makes ready in insertion order, whichever order the plan found the jobs in
+    position = {job: k for k, job in enumerate(order)}
+    successors: dict[Job, list[Job]] = {job: [] for job in order}
+    for job in order:
+        for req in job.required:
+            successors[req].append(job)  # type: ignore[index]
+    left = {job: len(job.required) for job in order}
+    queue = [job for job in order if not left[job]]
+    expected = []
+    for job in queue:
+        expected.append(job)
+        for nxt in sorted(successors[job], key=position.__getitem__):
+            left[nxt] -= 1
+            if not left[nxt]:
+                queue.append(nxt)
+    assert started == [job.result() for job in expected]
