@@ -993,19 +993,37 @@ class PureScheduler:
         if n:
             window = self.jobs_window
             end = job._succ_end
+            now: float | None = None
+            queued = 0
             for nxt in self._successors[end - n : end]:
                 count = nxt._pending - 1
                 nxt._pending = count
                 if count:
                     continue
-                if (
-                    (window is None or self._active < window)
-                    and not nxt.data_required
-                    and nxt._status is _IDLE
-                ):
-                    self._start(nxt)  # _make_ready's usual outcome, without the detour
-                else:
+                if nxt._status is not _IDLE or nxt.data_required:
                     self._make_ready(nxt)
+                elif window is None or self._active < window:
+                    self._start(nxt)  # _make_ready's usual outcome, without the detour
+                elif not self._closing:
+                    # _make_ready's waiting branch, inline: a job ending in a fan-out makes
+                    # thousands of jobs ready at once, and they share one clock read and
+                    # one update of the counts (brought up to date before views hear)
+                    if now is None:
+                        now = self._clock()
+                    nxt.ready_time = now
+                    nxt._status = _WAITING
+                    self._waiting.append(nxt)
+                    queued += 1
+                    if Subscribers.statuses:
+                        counts = self._counts
+                        counts[_IDLE] -= queued
+                        counts[_WAITING] += queued
+                        queued = 0
+                        nxt._emit(EventKind.STATUS, now)
+            if queued:
+                counts = self._counts
+                counts[_IDLE] -= queued
+                counts[_WAITING] += queued
         if self._finite_left == 0 and (self._has_finite or self._left == 0):
             self._finish("success")
 

@@ -231,3 +231,50 @@ def test_jobs_ready_beyond_the_window_wait_in_order_with_their_counts() -> None:
     assert all(job.ready_time is not None for job in jobs)
     assert all(job.start_time > job.ready_time for job in jobs[3:])  # type: ignore[operator]
     assert sched.statistics().counts[Status.SUCCEEDED] == 10
+
+
+@pytest.mark.parametrize("listening", [False, True])
+def test_successors_ready_beyond_the_window_wait_in_order_with_their_counts(
+    listening: bool,
+) -> None:
+    """A job ending in a fan-out makes its successors ready at once: those beyond the
+    window wait, in insertion order, and the counts are right whenever someone looks
+    (a status subscriber hears each change with the counts already up to date)."""
+    seen: list[tuple[list[Status], int, int]] = []
+    heard: list[tuple[str, int, int]] = []
+    order: list[int] = []
+
+    async def body(i: int, _: Any = None) -> int:
+        if i and not seen:
+            stats = sched.statistics()
+            seen.append(([job.status for job in jobs], stats.running, stats.waiting))
+        order.append(i)
+        await asyncio.sleep(0)
+        return i
+
+    root = Job(body, 0)
+    # the middle one takes its root's result: it is made ready the long way
+    jobs = [Job(body, i, required=root) for i in range(1, 5)]
+    jobs.append(Job(body, 5, root))
+    jobs += [Job(body, i, required=root) for i in range(6, 12)]
+    sched = Scheduler(root, *jobs, jobs_window=3)
+    if listening:
+
+        def listen(event: Any) -> None:
+            if event.job is not None and event.status is Status.WAITING:
+                stats = sched.statistics()
+                heard.append((event.job.label_text(), stats.waiting, stats.counts[Status.IDLE]))
+
+        sched.subscribe(listen)
+    assert run_checked(sched.co_run) is True
+    statuses, running, waiting = seen[0]
+    assert statuses == [Status.RUNNING] * 3 + [Status.WAITING] * 8
+    assert (running, waiting) == (3, 8)
+    assert order == list(range(12))
+    # the waiting ones became ready together, when the root ended (the one that takes a
+    # result has its own clock read)
+    assert len({job.ready_time for job in jobs[3:] if job is not jobs[4]}) == 1
+    assert all(job.start_time > job.ready_time for job in jobs[3:])  # type: ignore[operator]
+    assert sched.statistics().counts[Status.SUCCEEDED] == 12
+    if listening:
+        assert [(waiting, idle) for _, waiting, idle in heard] == [(k, 8 - k) for k in range(1, 9)]
