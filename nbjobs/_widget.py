@@ -19,11 +19,13 @@ Protocol (the TypeScript side is ``js/src/protocol.ts``):
   by ``rows``). Requests carry an ``id``; failures come back in-band as ``error`` with
   that id.
 
-A graph too big to draw (mode "list") is not described job by job: the ``graph`` trait
-holds no jobs, snapshots and deltas carry the counts and the jobs a panel shows, deltas go
-out on a timer while the run goes on (when the counts changed), and the page asks with
-``query`` for the rows its list or timeline shows (``_widget_query``). Such a view costs
-the run nothing per job.
+Past ``BIG_GRAPH`` leaf jobs a graph is not described job by job: the ``graph`` trait
+holds only the nodes drawn (the top level when nested schedulers are collapsed, none in
+"list" mode), snapshots and deltas carry the counts (per collapsed scheduler too), the
+states of the nodes drawn and of the jobs a panel shows; deltas go out on a timer while
+the run goes on (when something changed), and the page asks with ``query`` for the rows
+its list or timeline shows (``_widget_query``). In list mode such a view costs the run
+nothing per job.
 
 Job-provided text travels as JSON strings and the page renders it with ``textContent``; the
 DOT text only sizes the boxes (its labels are escaped for DOT and never shown as markup).
@@ -447,7 +449,7 @@ class DagWidget(anywidget.AnyWidget):
         self._output = _OutputBuffer()
         self._coalescer: Coalescer[str] = Coalescer(self._flush, UPDATE_INTERVAL)
         self.messages_sent = 0
-        # what the last delta told of a run in list mode (counts, watched rows)
+        # what the last lazy delta told (counts, watched rows): see _send_lazy_delta
         self._told: Any = None
         graph = graph_columns(scheduler)
         self._mode: str = graph["mode"]
@@ -461,9 +463,9 @@ class DagWidget(anywidget.AnyWidget):
         self._follow_statuses()
 
     def _follow_statuses(self) -> None:
-        """Watch every status change when the page draws every job; in list mode the
-        page asks for what it shows, and deltas go out on a timer while the run goes on
-        (the run then pays nothing per status change for this view)."""
+        """Watch status changes when the page draws nodes (every job, or the top level
+        when collapsed); in list mode the page asks for what it shows and deltas go out
+        on a timer while the run goes on: the run pays nothing per status change."""
         wanted = self._mode != "list"
         if wanted and self._unwatch_statuses is None:
             # status changes (several per job) reach the view as entries in self._dirty,
@@ -618,6 +620,9 @@ class DagWidget(anywidget.AnyWidget):
         # copied and cleared, not replaced: the scheduler holds this very dict
         changed = list(self._dirty.values())
         self._dirty.clear()
+        # (a lazy view comes here for output pending at a run's end: its counts keep
+        # their groups)
+        stats = stats_dict(self._scheduler) if self._mode == "full" else self._lazy_stats()
         self._seq += 1
         self._post(
             {
@@ -625,7 +630,7 @@ class DagWidget(anywidget.AnyWidget):
                 "seq": self._seq,
                 "now": micros(_now(), self._origin),
                 "jobs": self._rows(changed),
-                "stats": stats_dict(self._scheduler),
+                "stats": stats,
                 "output": self._output.take(),
             }
         )

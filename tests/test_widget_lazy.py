@@ -273,6 +273,14 @@ def test_a_collapsed_run_sends_its_nodes_states_and_counts_per_scheduler(
         snap = w.snapshot
         assert [r[:2] for r in snap["jobs"]] == [[p.id, "succeeded"] for p in parts]
         assert snap["stats"]["groups"][str(parts[2].id)] == {"succeeded": BIG_GRAPH // 2 + 1}
+        # output still pending at the run's end goes out in a delta after the snapshot;
+        # its counts keep the groups (the collapsed nodes would show 0/0 otherwise)
+        w._output.add(held.id, "stdout", "late\n")
+        w._flush(["run"])
+        tail = last(c, "delta")
+        assert tail["output"] == [[held.id, "stdout", "late\n"]]
+        assert tail["stats"]["groups"] == snap["stats"]["groups"]
+        assert all("groups" in d["stats"] for d in c.custom("delta"))
         w.close()
 
     arun(main)
