@@ -184,26 +184,32 @@ def test_a_run_in_list_mode_sends_counts_and_answers_attention(
 
 
 def test_growing_past_the_limit_switches_to_list_mode_and_back(
-    comms: list[RecordingComm],
+    arun: Callable[..., Any], comms: list[RecordingComm]
 ) -> None:
-    s, _jobs = flat(10)
-    w = DagWidget(s)
-    try:
-        assert w.graph["mode"] == "full"
-        assert len(s._subscribers._watchers) == 1
-        more = [Job(noop, label=f"more {i}", scheduler=s) for i in range(N)]
-        assert w.graph["mode"] == "list"
-        assert w.graph["jobs"] == []
-        assert s._subscribers._watchers == []
-        for job in more:
-            s.remove(job)
-        assert w.graph["mode"] == "full"
-        assert len(w.graph["jobs"]) == 10
-        assert len(s._subscribers._watchers) == 1
-    finally:
-        w.close()
-    # closed: the scheduler has no subscription left
-    assert not s._subscribers
+    async def main() -> None:
+        s, jobs = flat(10)
+        w = DagWidget(s)
+        try:
+            assert w.graph["mode"] == "full"
+            assert len(s._subscribers._watchers) == 1
+            # on the loop, as in a kernel: structure changes are coalesced
+            for i in range(N):
+                Job(noop, label=f"more {i}", scheduler=s)
+            await asyncio.sleep(UPDATE_INTERVAL * 2)
+            assert w.graph["mode"] == "list"
+            assert w.graph["jobs"] == []
+            assert s._subscribers._watchers == []
+            s.keep_only(jobs)
+            await asyncio.sleep(UPDATE_INTERVAL * 2)
+            assert w.graph["mode"] == "full"
+            assert len(w.graph["jobs"]) == 10
+            assert len(s._subscribers._watchers) == 1
+        finally:
+            w.close()
+        # closed: the scheduler has no subscription left
+        assert not s._subscribers
+
+    arun(main)
 
 
 def test_nested_jobs_are_listed_with_their_scheduler() -> None:
