@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from nbjobs import Job, Scheduler
+from nbjobs import Job, Scheduler, Status
 from nbjobs._widget import BIG_GRAPH, MAX_DRAWN, UPDATE_INTERVAL, DagWidget
 from nbjobs._widget_query import QUERY_MAX, Query, answer
 from tests.test_widget import RecordingComm, _bundle, comms, noop, rec, request
@@ -135,6 +135,10 @@ def test_a_run_in_list_mode_sends_counts_and_answers_attention(
         t0 = time.monotonic()
         run = asyncio.create_task(s.co_run())
         await started.wait()
+        for _ in range(500):  # the other jobs end (in a few ms, more on a loaded machine)
+            if s.statistics().counts[Status.SUCCEEDED] == N + 1:
+                break
+            await asyncio.sleep(0.01)
         await asyncio.sleep(UPDATE_INTERVAL * 3)
         delta = last(c, "delta")
         assert delta["jobs"] == []  # no job's state, only counts
@@ -248,6 +252,7 @@ def test_a_collapsed_run_sends_its_nodes_states_and_counts_per_scheduler(
             parts.append(part)
         held = Job(hold, label="held", scheduler=parts[2])
         parts[1].requires(parts[0])
+        parts[2].requires(parts[1])  # held starts once the others are done
         w = DagWidget(s)
         c = rec(w)
         assert w.graph["mode"] == "collapsed"
@@ -271,6 +276,7 @@ def test_a_collapsed_run_sends_its_nodes_states_and_counts_per_scheduler(
         request(w, {"type": "query", "id": 1, "filter": "attention"})
         rows = last(c, "rows")["rows"]
         assert [(r[0], r[2], r[6]) for r in rows] == [
+            (parts[1].id, "succeeded", None),
             (parts[2].id, "running", None),
             (held.id, "running", parts[2].id),
         ]
