@@ -62,7 +62,7 @@ function render({ model, el }: RenderProps<Traits>): () => void {
   const snapshotTrait = (): Snapshot => JSON.parse(model.get("snapshot_json")) as Snapshot;
   dag.setGraph(graphTrait());
   dag.applySnapshot(snapshotTrait(), localNow());
-  // list mode: the list and the timeline ask the kernel for their rows
+  // a big graph (collapsed or list mode): the list and the timeline ask the kernel for rows
   const querier = new Querier((view) => {
     const id = nextRequest++;
     const listing = view === "list";
@@ -174,7 +174,7 @@ function render({ model, el }: RenderProps<Traits>): () => void {
       // a job that just finished has a result or an exception to show
       send({ type: "detail", id: nextRequest++, job: panel.jobId });
     }
-    // list mode: the list changes with the kernel's answers, asked for when a delta comes
+    // a big graph: the list changes with the kernel's answers, asked for when a delta comes
     if (!dag.lazy) listDirty = true;
     scheduleVisible();
   }
