@@ -156,11 +156,20 @@ def export_graphic(sched: PureScheduler, filename: str | os.PathLike[str], suffi
     return out
 
 
-def svg_text(sched: PureScheduler) -> str | None:
-    """The graph as SVG text when ``dot`` is installed, else None (for static fallbacks)."""
+def svg_text(sched: PureScheduler, timeout: float | None = None) -> str | None:
+    """The graph as SVG text when ``dot`` is installed, else None (for static fallbacks:
+    ``dot`` missing, failing, or slower than ``timeout`` seconds)."""
     if shutil.which("dot") is None:
         return None
-    result = subprocess.run(
-        ["dot", "-Tsvg"], input=dot_source(sched), capture_output=True, text=True, check=False
-    )
+    try:
+        result = subprocess.run(
+            ["dot", "-Tsvg"],
+            input=dot_source(sched),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
     return result.stdout if result.returncode == 0 else None

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import logging
 import shutil
-import subprocess
 from typing import Any
 from xml.etree import ElementTree
 
-from ._dot import dot_source
+from ._dot import svg_text
 
 logger = logging.getLogger("nbjobs")
 
@@ -63,20 +62,9 @@ def picture_html(scheduler: Any) -> str:
     jobs = scheduler.statistics().total
     if jobs > PICTURE_MAX_JOBS or jobs == 0:
         return ""
-    try:
-        result = subprocess.run(
-            ["dot", "-Tsvg"],
-            input=dot_source(scheduler),
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=DOT_TIMEOUT,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        logger.debug("nbjobs: no picture, dot failed", exc_info=True)
-        return ""
-    svg = safe_svg(result.stdout) if result.returncode == 0 else None
+    text = svg_text(scheduler, timeout=DOT_TIMEOUT)
+    svg = None if text is None else safe_svg(text)
     if svg is None:
-        logger.debug("nbjobs: no picture (dot exit %s)", result.returncode)
+        logger.debug("nbjobs: no picture (dot failed or its SVG was refused)")
         return ""
     return f'<div class="nbjobs-picture" style="overflow:auto;max-height:640px">{svg}</div>'

@@ -224,6 +224,12 @@ class PureScheduler:
         ref = self._owner_ref
         return ref() if ref is not None else None
 
+    def _tree(self) -> Iterator[PureScheduler]:
+        """This scheduler and every scheduler nested in it, at any depth."""
+        yield self
+        for nested in self._nested:
+            yield from nested._tree()
+
     def _ancestors(self) -> Iterator[PureScheduler]:
         owner: PureScheduler | None = self
         while owner is not None:

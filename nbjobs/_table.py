@@ -252,12 +252,9 @@ def _row_counts(scheduler: Any) -> tuple[dict[Status, int], int]:
     """Jobs per status among the table's rows (nested schedulers are rows too), and their
     number: O(schedulers), from the counts each scheduler keeps."""
     counts = dict.fromkeys(Status, 0)
-    stack = [scheduler]
-    while stack:
-        current = stack.pop()
+    for current in scheduler._tree():
         for status, n in current._counts.items():
             counts[status] += n
-        stack.extend(current._nested)
     return counts, sum(counts.values())
 
 
@@ -265,15 +262,12 @@ def _anything_to_say(scheduler: Any, full: bool) -> bool:
     """Whether some job failed with an exception or (``full``) wrote output: a pass over
     each scheduler's own list, cheaper than walking the tree in the table's order."""
     failed_status = Status.FAILED
-    stack = [scheduler]
-    while stack:
-        current = stack.pop()
+    for current in scheduler._tree():
         for job in current.jobs:
             if job._status is failed_status and job._exception is not None:
                 return True
             if full and job._output is not None and len(job._output):
                 return True
-        stack.extend(current._nested)
     return False
 
 

@@ -39,12 +39,6 @@ def walk(sched: PureScheduler, parent: int | None) -> Iterator[tuple[AbstractJob
             yield from walk(job, job.id)
 
 
-def _schedulers(sched: PureScheduler) -> Iterator[PureScheduler]:
-    yield sched
-    for nested in sched._nested:
-        yield from _schedulers(nested)
-
-
 @dataclass(frozen=True, slots=True)
 class Query:
     """What the page shows: ``view`` "list" (jobs in graph order, narrowed by ``filter``
@@ -77,8 +71,7 @@ def nothing_to_attend(scheduler: PureScheduler) -> bool:
     """True when no job (nested schedulers included) is running or failed: the
     "attention" list is empty, known from the schedulers' counts without a pass."""
     return all(
-        not s._counts[Status.RUNNING] and not s._counts[Status.FAILED]
-        for s in _schedulers(scheduler)
+        not s._counts[Status.RUNNING] and not s._counts[Status.FAILED] for s in scheduler._tree()
     )
 
 
