@@ -19,7 +19,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from types import MappingProxyType
+from types import CoroutineType, MappingProxyType
 from typing import Any
 
 from . import _capture, _graph
@@ -30,7 +30,16 @@ from ._exceptions import (
     OwnershipError,
     RequirementError,
 )
-from ._job import _UNSET, AbstractJob, Job, Status, _ids, check_timeout, scheduler_property
+from ._job import (
+    _UNSET,
+    AbstractJob,
+    Job,
+    Status,
+    _ids,
+    check_timeout,
+    checked_awaitable,
+    scheduler_property,
+)
 from ._jobset import OrderedSet, ReadOnlyJobs
 from ._runloop import run_blocking
 from ._sequence import flatten
@@ -194,6 +203,7 @@ class PureScheduler:
         self._deferred: deque[AbstractJob] = deque()
         self._burst = 0
         self._clock: Callable[[], float] = time.monotonic
+        self._task_type: type[asyncio.Task[Any]] | None = None
         self._done_fut: asyncio.Future[None] | None = None
         self._run_context: contextvars.Context | None = None
         self._run_view: Any = None
@@ -570,6 +580,14 @@ class PureScheduler:
         # the loop's clock; time.monotonic() itself when that is what loop.time() calls,
         # saving a Python call per timestamp (two or three per job)
         self._clock = time.monotonic if type(loop).time is asyncio.BaseEventLoop.time else loop.time
+        # the Task class itself when that is all loop.create_task() would do with it (a
+        # standard loop, no task factory): three Python calls less per job
+        self._task_type = (
+            asyncio.tasks.Task
+            if type(loop).create_task is asyncio.BaseEventLoop.create_task
+            and loop.get_task_factory() is None
+            else None
+        )
         # jobs run in copies of this context, not of whichever job's task started them
         self._run_context = contextvars.copy_context()
         self._loop_thread = threading.get_ident()
@@ -751,8 +769,8 @@ class PureScheduler:
 
     def _start_run(self, plan: _Plan) -> None:
         todo, roots, finite, self._successors = plan
-        assert self._loop is not None
-        now = self._loop.time()
+        # the time the run's first jobs are ready, start, or wait for a slot
+        now = self._clock()
         for job in todo:
             if job._status is not _IDLE or job._started:
                 job._reset_state(now)
@@ -765,12 +783,11 @@ class PureScheduler:
         window = self.jobs_window
         if window is None or len(roots) <= window:
             for job in roots:
-                self._make_ready(job)
+                self._make_ready(job, now)
         else:
             # More jobs ready at once than the window holds (100k independent jobs and a
-            # window of 100): the ones beyond it wait, marked here with one clock read and
-            # one update of the counts rather than one each.
-            now = self._clock()
+            # window of 100): the ones beyond it wait, marked here with one update of the
+            # counts rather than one each.
             waiting = self._waiting
             emit = Subscribers.statuses > 0
             queued = 0
@@ -783,14 +800,14 @@ class PureScheduler:
                     if emit:
                         job._emit(EventKind.STATUS, now)
                 else:
-                    self._make_ready(job)
+                    self._make_ready(job, now)
             counts = self._counts
             counts[_IDLE] -= queued
             counts[_WAITING] += queued
-        self._drain_settling()
+        self._drain_settling(now)
 
-    def _make_ready(self, job: AbstractJob) -> None:
-        """All of ``job``'s requirements ended: start it, queue it, or skip it."""
+    def _make_ready(self, job: AbstractJob, now: float) -> None:
+        """All of ``job``'s requirements ended (at ``now``): start it, queue it, or skip it."""
         if self._closing:
             return
         if job._status is _CANCELLED:
@@ -800,9 +817,8 @@ class PureScheduler:
         if job.data_required:
             for producer in job.data_required:
                 if producer._status is not _SUCCEEDED:
-                    assert self._loop is not None
                     job._mark_skipped(
-                        self._loop.time(),
+                        now,
                         f"needs the result of {producer.label_text()!r}, "
                         f"which {_ended_how(producer)}",
                     )
@@ -811,7 +827,6 @@ class PureScheduler:
         window = self.jobs_window
         if window is not None and self._active >= window:
             # job._mark_ready(now, waiting=True), inline: once per job beyond the window
-            now = self._clock()
             job.ready_time = now
             old = job._status
             job._status = _WAITING
@@ -822,10 +837,11 @@ class PureScheduler:
                 job._emit(EventKind.STATUS, now)
             self._waiting.append(job)
         else:
-            self._start(job)
+            self._start(job, now)
 
-    def _start(self, job: AbstractJob) -> None:
-        """Start ``job``: it takes its window slot and is RUNNING from now on.
+    def _start(self, job: AbstractJob, now: float) -> None:
+        """Start ``job``: it takes its window slot and is RUNNING from ``now`` on (the
+        caller's clock reading: a job started as another one ends starts when it ends).
 
         Its task runs :meth:`_run_job` in a copy of the run's context. No done callback:
         the task does the job's bookkeeping when the body ends (one event-loop handle
@@ -837,10 +853,7 @@ class PureScheduler:
         ``_run_job``: the paths that cancel tasks catch up on it (:meth:`_cancel_job`,
         :meth:`_wind_down`).
         """
-        loop = self._loop
-        assert loop is not None
         self._active += 1
-        now = self._clock()
         job._started = True
         job.start_time = now
         if job.ready_time is None:
@@ -855,14 +868,20 @@ class PureScheduler:
         deferred = self._deferred
         if deferred or self._burst >= self.START_BATCH:
             if not deferred:
-                loop.call_soon(self._start_deferred)
+                assert self._loop is not None
+                self._loop.call_soon(self._start_deferred)
             deferred.append(job)
             return
         self._burst += 1
         context = self._run_context
-        self._tasks[job] = loop.create_task(
-            self._run_job(job), context=context.copy() if context is not None else None
-        )
+        assert context is not None
+        task_type = self._task_type
+        if task_type is not None:
+            task = task_type(self._run_job(job), loop=self._loop, context=context.copy())
+        else:
+            assert self._loop is not None
+            task = self._loop.create_task(self._run_job(job), context=context.copy())
+        self._tasks[job] = task
 
     def _start_deferred(self) -> None:
         """The next batch of the started jobs that have no task yet."""
@@ -873,15 +892,19 @@ class PureScheduler:
         loop = self._loop
         assert loop is not None
         context = self._run_context
+        assert context is not None
         tasks = self._tasks
         run_job = self._run_job
         batch = min(len(deferred), self.START_BATCH)
         self._burst = batch
+        # the Task class itself, or what creates tasks on this loop (see _co_run_pure)
+        task_type = self._task_type
         for _ in range(batch):
             job = deferred.popleft()
-            tasks[job] = loop.create_task(
-                run_job(job), context=context.copy() if context is not None else None
-            )
+            if task_type is not None:
+                tasks[job] = task_type(run_job(job), loop=loop, context=context.copy())
+            else:
+                tasks[job] = loop.create_task(run_job(job), context=context.copy())
         if deferred:
             loop.call_soon(self._start_deferred)
 
@@ -892,7 +915,15 @@ class PureScheduler:
         current_job.set(job)
         try:
             if job._time_limit is None and not job.retries:
-                result = await job._make_awaitable()
+                if job._direct:
+                    # Job(async_fn, *args): Job._body()'s usual case, without two calls
+                    fn = job.corun  # type: ignore[attr-defined]
+                    awaitable = fn(*job._args)  # type: ignore[attr-defined]
+                    if type(awaitable) is not CoroutineType:
+                        awaitable = checked_awaitable(fn, awaitable)
+                    result = await awaitable
+                else:
+                    result = await job._make_awaitable()
             else:
                 result = await self._attempts(job)
         except asyncio.CancelledError:
@@ -902,9 +933,9 @@ class PureScheduler:
         except Exception as exc:
             current_job.set(None)
             _strip_engine_frames(exc)
-            assert self._loop is not None
-            job._mark_failed(self._loop.time(), exc)
-            self._job_released(job)
+            now = self._clock()
+            job._mark_failed(now, exc)
+            self._job_released(job, now)
         except BaseException:
             # KeyboardInterrupt or SystemExit from the job's synchronous step: it leaves
             # the loop at once, and the run is being unwound
@@ -912,12 +943,16 @@ class PureScheduler:
             task = asyncio.current_task()
             if task is not None:
                 task.add_done_callback(_retrieve)
-            assert self._loop is not None
-            job._mark_cancelled(self._loop.time(), "interrupted")
-            self._job_released(job)
+            now = self._clock()
+            job._mark_cancelled(now, "interrupted")
+            self._job_released(job, now)
             raise
         else:
-            current_job.set(None)
+            if Subscribers.active or self.verbose:
+                # what follows may reach views and logs, and none of it is the job's output;
+                # with neither, nothing can write before the task ends (setting a context
+                # variable copies part of the context: ~5% of a run's instructions per job)
+                current_job.set(None)
             now = self._clock()
             if result is not None:
                 job._result = result
@@ -929,16 +964,17 @@ class PureScheduler:
             counts[_SUCCEEDED] += 1
             if Subscribers.statuses:
                 job._emit(EventKind.STATUS, now)
-            self._job_released(job)
+            self._job_released(job, now)
 
     def _job_cancelled(self, job: AbstractJob) -> None:
-        assert self._loop is not None
         reason = job.__dict__.pop("_nbjobs_cancel_reason", None)
-        job._mark_cancelled(self._loop.time(), reason or self._outcome_reason or "cancelled")
-        self._job_released(job)
+        now = self._clock()
+        job._mark_cancelled(now, reason or self._outcome_reason or "cancelled")
+        self._job_released(job, now)
 
-    def _job_released(self, job: AbstractJob) -> None:
-        """A started job ended: free its slot, record a failure, release what follows."""
+    def _job_released(self, job: AbstractJob, now: float) -> None:
+        """A started job ended at ``now``: free its slot, record a failure, release what
+        follows (which is ready, or starts, at that same time)."""
         self._tasks.pop(job, None)
         self._active -= 1
         status = job._status
@@ -956,10 +992,10 @@ class PureScheduler:
             # job releases
             window = self.jobs_window
             while waiting and (window is None or self._active < window):
-                self._start(waiting.popleft())
-        self._settle(job)
+                self._start(waiting.popleft(), now)
+        self._settle(job, now)
         if self._settling:
-            self._drain_settling()
+            self._drain_settling(now)
 
     def _cancelled_before_start(self, job: AbstractJob, task: asyncio.Task[Any]) -> None:
         """Done callback of a task cancelled one job at a time: if it was cancelled before
@@ -989,9 +1025,9 @@ class PureScheduler:
                 await asyncio.sleep(delay)
             delay *= job.backoff
 
-    def _settle(self, job: AbstractJob) -> None:
-        """Count an ended job and make its successors ready when it was their last
-        unfinished requirement."""
+    def _settle(self, job: AbstractJob, now: float) -> None:
+        """Count a job that ended at ``now`` and make its successors ready when it was
+        their last unfinished requirement."""
         self._left -= 1
         if not job.forever:
             self._finite_left -= 1
@@ -999,7 +1035,6 @@ class PureScheduler:
         if n:
             window = self.jobs_window
             end = job._succ_end
-            now: float | None = None
             queued = 0
             for nxt in self._successors[end - n : end]:
                 count = nxt._pending - 1
@@ -1007,15 +1042,13 @@ class PureScheduler:
                 if count:
                     continue
                 if nxt._status is not _IDLE or nxt.data_required:
-                    self._make_ready(nxt)
+                    self._make_ready(nxt, now)
                 elif window is None or self._active < window:
-                    self._start(nxt)  # _make_ready's usual outcome, without the detour
+                    self._start(nxt, now)  # _make_ready's usual outcome, without the detour
                 elif not self._closing:
                     # _make_ready's waiting branch, inline: a job ending in a fan-out makes
-                    # thousands of jobs ready at once, and they share one clock read and
-                    # one update of the counts (brought up to date before views hear)
-                    if now is None:
-                        now = self._clock()
+                    # thousands of jobs ready at once, and they share one update of the
+                    # counts (brought up to date before views hear)
                     nxt.ready_time = now
                     nxt._status = _WAITING
                     self._waiting.append(nxt)
@@ -1033,13 +1066,15 @@ class PureScheduler:
         if self._finite_left == 0 and (self._has_finite or self._left == 0):
             self._finish("success")
 
-    def _drain_settling(self) -> None:
+    def _drain_settling(self, now: float | None = None) -> None:
         """Settle the jobs that ended without a task (skipped, cancelled before they
-        started): a loop, not recursion, so that a chain of 100k skipped jobs does not
-        overflow the stack."""
+        started), at ``now`` (by default, the clock's time): a loop, not recursion, so
+        that a chain of 100k skipped jobs does not overflow the stack."""
         settling = self._settling
+        if now is None:
+            now = self._clock()
         while settling and not self._closing:
-            self._settle(settling.popleft())
+            self._settle(settling.popleft(), now)
         settling.clear()
 
     def _finish(self, outcome: str, reason: str | None = None) -> None:
