@@ -964,7 +964,16 @@ class PureScheduler:
             counts[_SUCCEEDED] += 1
             if Subscribers.statuses:
                 job._emit(EventKind.STATUS, now)
-            self._job_released(job, now)
+            # _job_released(job, now) for a job that succeeded, inline: once per job
+            self._tasks.pop(job, None)
+            self._active -= 1
+            if self._closing:
+                return
+            if self._waiting:
+                self._start_waiting(now)
+            self._settle(job, now)
+            if self._settling:
+                self._drain_settling(now)
 
     def _job_cancelled(self, job: AbstractJob) -> None:
         reason = job.__dict__.pop("_nbjobs_cancel_reason", None)
@@ -986,16 +995,19 @@ class PureScheduler:
         if status is _FAILED and job.critical:
             self._finish("critical", f"critical job {job.label_text()!r} failed")
             return
-        waiting = self._waiting
-        if waiting:
-            # jobs that waited for a slot go first: they were ready before the ones this
-            # job releases
-            window = self.jobs_window
-            while waiting and (window is None or self._active < window):
-                self._start(waiting.popleft(), now)
+        if self._waiting:
+            self._start_waiting(now)
         self._settle(job, now)
         if self._settling:
             self._drain_settling(now)
+
+    def _start_waiting(self, now: float) -> None:
+        """Start the jobs that wait for a window slot, as far as slots are free: they go
+        before the ones the job that freed a slot releases, being ready before them."""
+        waiting = self._waiting
+        window = self.jobs_window
+        while waiting and (window is None or self._active < window):
+            self._start(waiting.popleft(), now)
 
     def _cancelled_before_start(self, job: AbstractJob, task: asyncio.Task[Any]) -> None:
         """Done callback of a task cancelled one job at a time: if it was cancelled before
