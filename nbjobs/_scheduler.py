@@ -771,9 +771,12 @@ class PureScheduler:
         todo, roots, finite, self._successors = plan
         # the time the run's first jobs are ready, start, or wait for a slot
         now = self._clock()
-        for job in todo:
-            if job._status is not _IDLE or job._started:
-                job._reset_state(now)
+        if self._counts[_IDLE] != len(self._jobs):
+            # some jobs ran before (an idle job never started: only a reset makes a job
+            # idle again, and it forgets the start): forget what did not succeed
+            for job in todo:
+                if job._status is not _IDLE or job._started:
+                    job._reset_state(now)
         self._left = len(todo)
         self._finite_left = finite
         self._has_finite = finite > 0
@@ -969,8 +972,12 @@ class PureScheduler:
             self._active -= 1
             if self._closing:
                 return
-            if self._waiting:
-                self._start_waiting(now)
+            waiting = self._waiting
+            if waiting:
+                # _start_waiting(now), inline: with a window, once per job
+                window = self.jobs_window
+                while waiting and (window is None or self._active < window):
+                    self._start(waiting.popleft(), now)
             self._settle(job, now)
             if self._settling:
                 self._drain_settling(now)

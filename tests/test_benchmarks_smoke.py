@@ -125,3 +125,31 @@ def _header() -> dict[str, object]:
 
 async def _await(awaitable: object) -> None:
     await awaitable  # type: ignore[misc]
+
+
+def test_instruction_worker_builds_and_runs_a_cell(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import instructions
+
+    cell = run.Cell("layered", 300, 10)
+    assert instructions.worker("nbjobs", cell, run=True) == 0
+    assert instructions.worker("minimal", cell, run=False) == 0
+
+
+def test_instruction_counts_of_a_run_come_from_callgrind() -> None:
+    import os
+    import shutil
+
+    from benchmarks import instructions
+
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI installs valgrind: the instruction benchmark must be checked there")
+        pytest.skip("valgrind is not installed (Debian: apt-get install valgrind)")
+    cell = run.Cell("chain", 200, None)
+    per_job = instructions.per_job("minimal", cell, valgrind)
+    # a job is tens of thousands of instructions of asyncio (create_task, two steps):
+    # a count of the build alone, or of nothing, would be far off
+    assert 10_000 < per_job < 500_000
+    table = instructions.render({("minimal", cell): per_job}, ["minimal"])
+    assert f"| chain | 200 | – | {per_job / 1000:.1f} |" in table
