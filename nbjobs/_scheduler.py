@@ -17,7 +17,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from types import CoroutineType, MappingProxyType
 from typing import Any
@@ -203,7 +203,7 @@ class PureScheduler:
         self._deferred: deque[AbstractJob] = deque()
         self._burst = 0
         self._clock: Callable[[], float] = time.monotonic
-        self._task_type: type[asyncio.Task[Any]] | None = None
+        self._new_task: Callable[..., asyncio.Task[None]] = _loop_task
         self._done_fut: asyncio.Future[None] | None = None
         self._run_context: contextvars.Context | None = None
         self._run_view: Any = None
@@ -580,13 +580,14 @@ class PureScheduler:
         # the loop's clock; time.monotonic() itself when that is what loop.time() calls,
         # saving a Python call per timestamp (two or three per job)
         self._clock = time.monotonic if type(loop).time is asyncio.BaseEventLoop.time else loop.time
-        # the Task class itself when that is all loop.create_task() would do with it (a
-        # standard loop, no task factory): three Python calls less per job
-        self._task_type = (
+        # what makes a job's task, called as (coroutine, loop=, context=): the Task class
+        # itself when that is all loop.create_task() would do with it (a standard loop,
+        # no task factory), three Python calls less per job; else loop.create_task()
+        self._new_task = (
             asyncio.tasks.Task
             if type(loop).create_task is asyncio.BaseEventLoop.create_task
             and loop.get_task_factory() is None
-            else None
+            else _loop_task
         )
         # jobs run in copies of this context, not of whichever job's task started them
         self._run_context = contextvars.copy_context()
@@ -878,13 +879,9 @@ class PureScheduler:
         self._burst += 1
         context = self._run_context
         assert context is not None
-        task_type = self._task_type
-        if task_type is not None:
-            task = task_type(self._run_job(job), loop=self._loop, context=context.copy())
-        else:
-            assert self._loop is not None
-            task = self._loop.create_task(self._run_job(job), context=context.copy())
-        self._tasks[job] = task
+        self._tasks[job] = self._new_task(
+            self._run_job(job), loop=self._loop, context=context.copy()
+        )
 
     def _start_deferred(self) -> None:
         """The next batch of the started jobs that have no task yet."""
@@ -900,14 +897,10 @@ class PureScheduler:
         run_job = self._run_job
         batch = min(len(deferred), self.START_BATCH)
         self._burst = batch
-        # the Task class itself, or what creates tasks on this loop (see _co_run_pure)
-        task_type = self._task_type
+        new_task = self._new_task
         for _ in range(batch):
             job = deferred.popleft()
-            if task_type is not None:
-                tasks[job] = task_type(run_job(job), loop=loop, context=context.copy())
-            else:
-                tasks[job] = loop.create_task(run_job(job), context=context.copy())
+            tasks[job] = new_task(run_job(job), loop=loop, context=context.copy())
         if deferred:
             loop.call_soon(self._start_deferred)
 
@@ -1478,6 +1471,17 @@ async def _attempt(job: AbstractJob) -> Any:
             raise  # the job's own TimeoutError, not its time limit
     # raised here, out of the handler: the message says it all, no chained context
     raise TimeoutError(f"{job.label_text()!r} did not finish within its timeout of {timeout:g}s")
+
+
+def _loop_task(
+    coro: Coroutine[Any, Any, None],
+    *,
+    loop: asyncio.AbstractEventLoop,
+    context: contextvars.Context,
+) -> asyncio.Task[None]:
+    """A job's task made by ``loop.create_task()``: a loop of its own kind, or one with a
+    task factory, decides what a task is."""
+    return loop.create_task(coro, context=context)
 
 
 def _retrieve(task: asyncio.Task[Any]) -> None:
