@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -278,3 +279,43 @@ def test_successors_ready_beyond_the_window_wait_in_order_with_their_counts(
     assert sched.statistics().counts[Status.SUCCEEDED] == 12
     if listening:
         assert [(waiting, idle) for _, waiting, idle in heard] == [(k, 8 - k) for k in range(1, 9)]
+
+
+@pytest.mark.parametrize("window", [None, 3])
+def test_a_chain_longer_than_a_batch_never_waits_for_one(
+    small_batch: int, window: int | None
+) -> None:
+    """Each job's end is an event of its own: the job it releases gets its task at once,
+    however many jobs the run started before (counting starts over the whole run would
+    defer every START_BATCH-th job of a chain by a loop iteration)."""
+    n = 5 * small_batch
+    first_step: list[int] = []
+    ticks = [0]
+
+    async def body(i: int) -> None:
+        first_step.append(ticks[0])
+        await asyncio.sleep(0)
+
+    jobs: list[Job] = []
+    for i in range(n):
+        jobs.append(Job(body, i, required=jobs[-1:] or None))
+    sched = Scheduler(*jobs, jobs_window=window)
+
+    async def main() -> bool:
+        loop = asyncio.get_running_loop()
+        handle: list[asyncio.Handle] = []
+
+        def tick() -> None:  # runs once per loop iteration
+            ticks[0] += 1
+            handle[:] = [loop.call_soon(tick)]
+
+        tick()
+        try:
+            return await sched.co_run()
+        finally:
+            handle[0].cancel()
+
+    assert run_checked(main) is True
+    gaps = Counter(b - a for a, b in pairwise(first_step))
+    # a body's sleep(0) takes one iteration, its successor's first step the next one
+    assert set(gaps) == {2}, gaps
