@@ -110,6 +110,30 @@ def test_harness_end_to_end_in_fresh_processes(tmp_path: Path) -> None:
     assert "error" not in row
     assert "timeout" not in row
     assert "nbjobs / minimal" in table
+    assert "### Ratios of the fastest process of each runner" in table
+
+
+def test_each_rep_starts_with_the_next_runner() -> None:
+    cell = run.Cell("chain", 20, None)
+    log = io.StringIO()
+    run.measure_all(
+        ["minimal", "nbjobs"], [cell], reps=2, reps_large=1, mem_reps=0, timeout=30, log=log
+    )
+    order = [line.split()[3] for line in log.getvalue().splitlines()]
+    assert order == ["minimal", "nbjobs", "nbjobs", "minimal"], log.getvalue()
+
+
+def test_the_fastest_process_gives_the_second_ratios() -> None:
+    cell = run.Cell("chain", 1000, None)
+    minimal = run.Result("minimal", cell, [run.Sample("ok", 0, t) for t in (0.010, 0.020, 0.030)])
+    nbjobs = run.Result("nbjobs", cell, [run.Sample("ok", 0, t) for t in (0.009, 0.028, 0.029)])
+    assert minimal.fastest_us("run_s") == pytest.approx(10.0)
+    assert nbjobs.median_us("run_s") == pytest.approx(28.0)
+    table = run.render([minimal, nbjobs], ["minimal", "nbjobs"], _header())
+    medians, fastest = table.split("### Ratios of the fastest process of each runner")
+    # the medians say 28 / 20 = 1.40 (over the target); the fastest processes 9 / 10
+    assert "| chain | 1,000 | – | 20.0 | 28.0 | 1.40 ✗ |" in medians
+    assert "| chain | 1,000 | – | 0.90 ✓ |" in fastest
 
 
 def _header() -> dict[str, object]:
