@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -195,17 +195,17 @@ class Result:
         return next((s.error for s in self.samples if s.status == "error"), None)
 
     def median_us(self, attr: str) -> float | None:
-        values = [getattr(s, attr) for s in self.samples if s.status == "ok"]
-        if not values or self.timed_out or self.failed:
-            return None
-        return float(statistics.median(values)) / self.cell.n * 1e6
+        return self._per_job_us(attr, statistics.median)
 
     def fastest_us(self, attr: str) -> float | None:
         """The fastest process: what the code costs when nothing else slows it down."""
+        return self._per_job_us(attr, min)
+
+    def _per_job_us(self, attr: str, statistic: Callable[[list[float]], float]) -> float | None:
         values = [getattr(s, attr) for s in self.samples if s.status == "ok"]
         if not values or self.timed_out or self.failed:
             return None
-        return float(min(values)) / self.cell.n * 1e6
+        return float(statistic(values)) / self.cell.n * 1e6
 
     @property
     def peak_mib(self) -> float | None:
@@ -354,36 +354,51 @@ def render(results: list[Result], runners: Sequence[str], header: dict[str, Any]
         "",
     ]
     timed = [r for r in runners if r in RUNNERS]
-    columns = ["shape", "jobs", "window", *timed]
     both = "nbjobs" in timed
-    if both and "minimal" in timed:
-        columns.append(f"nbjobs / minimal (≤ {TARGET_VS_MINIMAL:g})")
-    if both and "asynciojobs" in timed:
-        columns.append(f"asynciojobs / nbjobs (≥ {TARGET_VS_ASYNCIOJOBS:g} at 10k)")
+    vs_minimal = both and "minimal" in timed
+    vs_asynciojobs = both and "asynciojobs" in timed
+
+    def ratio_columns(suffix: str) -> list[str]:
+        columns = []
+        if vs_minimal:
+            columns.append(f"nbjobs / minimal{suffix} (≤ {TARGET_VS_MINIMAL:g})")
+        if vs_asynciojobs:
+            columns.append(f"asynciojobs / nbjobs{suffix} (≥ {TARGET_VS_ASYNCIOJOBS:g} at 10k)")
+        return columns
+
+    def ratio_cells(cell: Cell, time_of: Callable[[str, Cell], float | None]) -> list[str]:
+        """The ratio columns of ``cell``, from one statistic of each runner's times."""
+        row = []
+        if vs_minimal:
+            row.append(
+                _ratio(time_of("nbjobs", cell), time_of("minimal", cell), TARGET_VS_MINIMAL, True)
+            )
+        if vs_asynciojobs:
+            aj = get("asynciojobs", cell)
+            nb = time_of("nbjobs", cell)
+            target = TARGET_VS_ASYNCIOJOBS if cell.n == 10_000 else None
+            if aj is not None and aj.timed_out and nb is not None:
+                row.append(f"> {_timeout_s / cell.n * 1e6 / (nb or 1):.0f}")
+            else:
+                row.append(_ratio(time_of("asynciojobs", cell), nb, target, False))
+        return row
+
+    columns = ["shape", "jobs", "window", *timed, *ratio_columns("")]
     lines += ["### Run time, µs per job", "", _row(columns), _row(["---"] * len(columns))]
     for cell in cells:
         row = [cell.shape, f"{cell.n:,}", str(cell.window or "–")]
         row += [_fmt(us(r, cell), get(r, cell)) for r in timed]
-        if both and "minimal" in timed:
-            row.append(_ratio(us("nbjobs", cell), us("minimal", cell), TARGET_VS_MINIMAL, True))
-        if both and "asynciojobs" in timed:
-            aj = get("asynciojobs", cell)
-            target = TARGET_VS_ASYNCIOJOBS if cell.n == 10_000 else None
-            if aj is not None and aj.timed_out and us("nbjobs", cell) is not None:
-                row.append(f"> {_timeout_s / cell.n * 1e6 / (us('nbjobs', cell) or 1):.0f}")
-            else:
-                row.append(_ratio(us("asynciojobs", cell), us("nbjobs", cell), target, False))
-        lines.append(_row(row))
+        lines.append(_row(row + ratio_cells(cell, us)))
 
-    if both and ("minimal" in timed or "asynciojobs" in timed):
+    if vs_minimal or vs_asynciojobs:
         # The machine's speed can move by 2x from one second to the next (other tenants:
         # caches and memory bandwidth are shared), and only ever slows a run down: the
         # fastest process of each runner is a second, steadier estimate of the ratios.
-        columns = ["shape", "jobs", "window"]
-        if "minimal" in timed:
-            columns.append(f"nbjobs / minimal, fastest (≤ {TARGET_VS_MINIMAL:g})")
-        if "asynciojobs" in timed:
-            columns.append(f"asynciojobs / nbjobs, fastest (≥ {TARGET_VS_ASYNCIOJOBS:g} at 10k)")
+        def fastest(runner: str, cell: Cell) -> float | None:
+            result = get(runner, cell)
+            return result.fastest_us("run_s") if result else None
+
+        columns = ["shape", "jobs", "window", *ratio_columns(", fastest")]
         lines += [
             "",
             "### Ratios of the fastest process of each runner",
@@ -391,27 +406,9 @@ def render(results: list[Result], runners: Sequence[str], header: dict[str, Any]
             _row(columns),
             _row(["---"] * len(columns)),
         ]
-
-        def fast(runner: str, cell: Cell) -> float | None:
-            result = get(runner, cell)
-            return result.fastest_us("run_s") if result else None
-
         for cell in cells:
             row = [cell.shape, f"{cell.n:,}", str(cell.window or "–")]
-            if "minimal" in timed:
-                row.append(
-                    _ratio(fast("nbjobs", cell), fast("minimal", cell), TARGET_VS_MINIMAL, True)
-                )
-            if "asynciojobs" in timed:
-                aj = get("asynciojobs", cell)
-                target = TARGET_VS_ASYNCIOJOBS if cell.n == 10_000 else None
-                if aj is not None and aj.timed_out and fast("nbjobs", cell) is not None:
-                    row.append(f"> {_timeout_s / cell.n * 1e6 / (fast('nbjobs', cell) or 1):.0f}")
-                else:
-                    row.append(
-                        _ratio(fast("asynciojobs", cell), fast("nbjobs", cell), target, False)
-                    )
-            lines.append(_row(row))
+            lines.append(_row(row + ratio_cells(cell, fastest)))
 
     libs = [r for r in timed if r not in ("gather", "minimal")]
     columns = ["shape", "jobs", "window"]

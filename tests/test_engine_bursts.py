@@ -25,6 +25,22 @@ def small_batch(monkeypatch: pytest.MonkeyPatch) -> int:
     return 8
 
 
+async def _co_run_counting_iterations(sched: Scheduler, ticks: list[int]) -> bool:
+    """``sched.co_run()``, with ``ticks[0]`` counting the loop's iterations meanwhile."""
+    loop = asyncio.get_running_loop()
+    handle: list[asyncio.Handle] = []
+
+    def tick() -> None:  # runs once per loop iteration
+        ticks[0] += 1
+        handle[:] = [loop.call_soon(tick)]
+
+    tick()
+    try:
+        return await sched.co_run()
+    finally:
+        handle[0].cancel()
+
+
 def test_a_burst_starts_in_order_and_in_batches(small_batch: int) -> None:
     n = 5 * small_batch + 3
     started: list[int] = []
@@ -44,21 +60,7 @@ def test_a_burst_starts_in_order_and_in_batches(small_batch: int) -> None:
     jobs = [Job(body, i) for i in range(n)]
     sched = Scheduler(*jobs)
 
-    async def main() -> bool:
-        loop = asyncio.get_running_loop()
-        handle: list[asyncio.Handle] = []
-
-        def tick() -> None:  # runs once per loop iteration
-            ticks[0] += 1
-            handle[:] = [loop.call_soon(tick)]
-
-        tick()
-        try:
-            return await sched.co_run()
-        finally:
-            handle[0].cancel()
-
-    assert run_checked(main) is True
+    assert run_checked(lambda: _co_run_counting_iterations(sched, ticks)) is True
     assert started == list(range(n))
     assert [job.result() for job in jobs] == list(range(n))
     # every job was RUNNING from the start (it had its slot) ...
@@ -301,21 +303,7 @@ def test_a_chain_longer_than_a_batch_never_waits_for_one(
         jobs.append(Job(body, i, required=jobs[-1:] or None))
     sched = Scheduler(*jobs, jobs_window=window)
 
-    async def main() -> bool:
-        loop = asyncio.get_running_loop()
-        handle: list[asyncio.Handle] = []
-
-        def tick() -> None:  # runs once per loop iteration
-            ticks[0] += 1
-            handle[:] = [loop.call_soon(tick)]
-
-        tick()
-        try:
-            return await sched.co_run()
-        finally:
-            handle[0].cancel()
-
-    assert run_checked(main) is True
+    assert run_checked(lambda: _co_run_counting_iterations(sched, ticks)) is True
     gaps = Counter(b - a for a, b in pairwise(first_step))
     # a body's sleep(0) takes one iteration, its successor's first step the next one
     assert set(gaps) == {2}, gaps
