@@ -13,14 +13,16 @@ import asyncio
 import contextvars
 import functools
 import logging
+import operator
 import threading
 import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from types import CoroutineType, MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from . import _capture, _graph
 from ._events import Callback, Event, EventKind, Subscribers
@@ -514,12 +516,18 @@ class PureScheduler:
 
     def _spent_jobs(self) -> Iterator[AbstractJob]:
         """Jobs that must run again but cannot: one-shot jobs whose coroutine was used."""
-        for job in self._jobs:
-            if job._consumed and job._status is not _SUCCEEDED:
-                yield job
+        items = self._jobs._items
+        # this runs before every run: the usual answer (none) comes from a scan in C
+        if any(map(_is_consumed, items)):
+            yield from self._spent_here()
         for nested in self._nested:
             if nested._status is not _SUCCEEDED:
                 yield from nested._spent_jobs()
+
+    def _spent_here(self) -> Iterator[AbstractJob]:
+        for job in self._jobs:
+            if job._consumed and job._status is not _SUCCEEDED:
+                yield job
 
     # ---- running ------------------------------------------------------------------------
     def run(self, *, view: Any = None) -> bool:
@@ -1233,8 +1241,16 @@ class PureScheduler:
         if self._did_shutdown:
             return None  # as asynciojobs: the shutdown of this run happened already
         self._did_shutdown = True
+        items = self._jobs._items
+        # this runs at the end of every run: when no job can have a hook (the usual case),
+        # two scans in C say so rather than one Python iteration per job
+        kinds = cast("set[type[AbstractJob]]", set(map(type, items)))
+        if all(
+            t.co_shutdown is _NOOP_SHUTDOWN or t.co_shutdown is _JOB_SHUTDOWN for t in kinds
+        ) and not any(map(getattr, items, repeat("coshutdown"), repeat(None))):
+            return True
         hooks = []
-        for job in self._jobs._items:
+        for job in items:
             # _has_shutdown_hook() inline: this runs over every job at the end of each run
             hook = type(job).co_shutdown
             if hook is _NOOP_SHUTDOWN or (hook is _JOB_SHUTDOWN and job.coshutdown is None):  # type: ignore[attr-defined]
@@ -1452,6 +1468,8 @@ def _ended_how(job: AbstractJob) -> str:
 # jobs whose co_shutdown() is one of these do nothing at the end of a run: no task for them
 _NOOP_SHUTDOWN = AbstractJob.co_shutdown
 _JOB_SHUTDOWN = Job.co_shutdown
+# read over every job before each run, in C (see _spent_jobs)
+_is_consumed = operator.attrgetter("_consumed")
 
 
 def _strip_engine_frames(exc: BaseException) -> None:
