@@ -77,6 +77,7 @@ class Sample:
     maxrss_delta_kib: int | None = None  # ru_maxrss growth over build + run
     completed: int | None = None
     error: str | None = None
+    rep: int | None = None  # which rep of its cell (set by the parent): pairs runners' samples
 
 
 def _on_alarm(signum: int, frame: FrameType | None) -> None:
@@ -213,6 +214,48 @@ class Result:
             return None
         return self.memory.peak_bytes / 2**20
 
+    def run_times_by_rep(self) -> dict[int, float]:
+        """Run time of each rep whose process measured one (none after a timeout or error)."""
+        if self.timed_out or self.failed:
+            return {}
+        return {
+            s.rep: s.run_s
+            for s in self.samples
+            if s.status == "ok" and s.rep is not None and s.run_s is not None
+        }
+
+
+def paired_ratio(a: Result | None, b: Result | None) -> float | None:
+    """Median over the reps of a cell of ``a``'s run time / ``b``'s in the same rep.
+
+    The two processes of a rep ran one right after the other (see :func:`rep_order`), so
+    a slow spell of the machine, which lasts seconds, mostly hits both of them: their
+    ratio keeps what the code costs where each runner's median of times keeps how many
+    of its processes the slow spells hit.
+    """
+    if a is None or b is None:
+        return None
+    b_times = b.run_times_by_rep()
+    ratios = [t / b_times[k] for k, t in a.run_times_by_rep().items() if b_times.get(k)]
+    return statistics.median(ratios) if ratios else None
+
+
+# nbjobs runs next to each runner it is compared with, and the order reverses from one
+# rep to the next: minimal, nbjobs, asynciojobs; then asynciojobs, nbjobs, minimal.
+_ORDER = {"gather": 0, "minimal": 1, "nbjobs": 2, "nbjobs-coro": 3, "asynciojobs": 4}
+
+
+def rep_order(results: Sequence[Result], rep: int) -> list[Result]:
+    """The order in which the runners of a cell run in rep number ``rep`` (from 0).
+
+    Within a rep, nbjobs' process comes right before or after the process of each runner
+    it is compared with, so each ratio compares two processes measured seconds apart;
+    every other rep runs in the reverse order, so that a drift of the machine's speed
+    along a rep favours neither side, and no runner is always first.
+    """
+    ordered = sorted(results, key=lambda r: _ORDER.get(r.runner, len(_ORDER)))
+    return ordered if rep % 2 == 0 else ordered[::-1]
+
 
 def measure_all(
     runners: Sequence[str],
@@ -229,14 +272,13 @@ def measure_all(
         todo = [Result(r, cell) for r in runners if RUNNERS[r].supports(cell.shape, cell.window)]
         results.extend(todo)
         count = reps_large if cell.n >= 100_000 else reps
-        # Runners alternate within a cell so that drift of the machine hits them all alike,
-        # and each rep starts with the next runner, so that none is always first.
+        # Runners alternate within a cell so that drift of the machine hits them all alike
         for rep in range(count):
-            shift = rep % len(todo) if todo else 0
-            for result in todo[shift:] + todo[:shift]:
+            for result in rep_order(todo, rep):
                 if result.timed_out or result.failed:
                     continue  # one timeout is the answer; do not spend 60 s on it again
                 sample = spawn(result.runner, cell, memory=False, timeout=timeout)
+                sample.rep = rep
                 result.samples.append(sample)
                 print(f"{cell.label()} {result.runner} #{rep + 1}: {_show(sample, cell)}", file=log)
         for result in todo:
@@ -307,10 +349,9 @@ def _fmt(value: float | None, result: Result | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def _ratio(a: float | None, b: float | None, target: float | None, at_most: bool) -> str:
-    if a is None or b is None or b == 0:
+def _ratio(r: float | None, target: float | None, at_most: bool) -> str:
+    if r is None:
         return "–"
-    r = a / b
     if target is None:
         return f"{r:.2f}"
     ok = r <= target if at_most else r >= target
@@ -345,7 +386,9 @@ def render(results: list[Result], runners: Sequence[str], header: dict[str, Any]
         "",
         f"Job body: `await asyncio.sleep(0)`. Run time: wall time of the run alone, median of "
         f"{header['reps']} fresh processes ({header['reps_large']} at 100k jobs), in "
-        f"microseconds per job. Graph construction (Job and Scheduler objects) is timed "
+        f"microseconds per job. Ratios (first table): the median over those reps of the "
+        f"ratio of the two runners' processes in the same rep, which ran one right after "
+        f"the other. Graph construction (Job and Scheduler objects) is timed "
         f"separately. Peak memory: tracemalloc peak over construction + run, in MiB, from "
         f"{header['mem_reps']} more process(es) per cell (tracemalloc is off while timing). "
         f"A run is stopped after {header['timeout']:g} s. "
@@ -366,49 +409,67 @@ def render(results: list[Result], runners: Sequence[str], header: dict[str, Any]
             columns.append(f"asynciojobs / nbjobs{suffix} (≥ {TARGET_VS_ASYNCIOJOBS:g} at 10k)")
         return columns
 
-    def ratio_cells(cell: Cell, time_of: Callable[[str, Cell], float | None]) -> list[str]:
-        """The ratio columns of ``cell``, from one statistic of each runner's times."""
+    def ratio_cells(cell: Cell, ratio_of: Callable[[str, str, Cell], float | None]) -> list[str]:
+        """The ratio columns of ``cell``, each from ``ratio_of(runner, other, cell)``."""
         row = []
         if vs_minimal:
-            row.append(
-                _ratio(time_of("nbjobs", cell), time_of("minimal", cell), TARGET_VS_MINIMAL, True)
-            )
+            row.append(_ratio(ratio_of("nbjobs", "minimal", cell), TARGET_VS_MINIMAL, True))
         if vs_asynciojobs:
             aj = get("asynciojobs", cell)
-            nb = time_of("nbjobs", cell)
+            nb = us("nbjobs", cell)
             target = TARGET_VS_ASYNCIOJOBS if cell.n == 10_000 else None
             if aj is not None and aj.timed_out and nb is not None:
                 row.append(f"> {_timeout_s / cell.n * 1e6 / (nb or 1):.0f}")
             else:
-                row.append(_ratio(time_of("asynciojobs", cell), nb, target, False))
+                row.append(_ratio(ratio_of("asynciojobs", "nbjobs", cell), target, False))
         return row
+
+    def paired(a: str, b: str, cell: Cell) -> float | None:
+        return paired_ratio(get(a, cell), get(b, cell))
+
+    def of_statistic(time_of: Callable[[str, Cell], float | None]) -> Callable[..., float | None]:
+        """The ratio of one statistic of each runner's times (median, fastest)."""
+
+        def ratio_of(a: str, b: str, cell: Cell) -> float | None:
+            ta, tb = time_of(a, cell), time_of(b, cell)
+            return None if ta is None or not tb else ta / tb
+
+        return ratio_of
+
+    def fastest(runner: str, cell: Cell) -> float | None:
+        result = get(runner, cell)
+        return result.fastest_us("run_s") if result else None
 
     columns = ["shape", "jobs", "window", *timed, *ratio_columns("")]
     lines += ["### Run time, µs per job", "", _row(columns), _row(["---"] * len(columns))]
     for cell in cells:
         row = [cell.shape, f"{cell.n:,}", str(cell.window or "–")]
         row += [_fmt(us(r, cell), get(r, cell)) for r in timed]
-        lines.append(_row(row + ratio_cells(cell, us)))
+        lines.append(_row(row + ratio_cells(cell, paired)))
 
     if vs_minimal or vs_asynciojobs:
-        # The machine's speed can move by 2x from one second to the next (other tenants:
-        # caches and memory bandwidth are shared), and only ever slows a run down: the
-        # fastest process of each runner is a second, steadier estimate of the ratios.
-        def fastest(runner: str, cell: Cell) -> float | None:
-            result = get(runner, cell)
-            return result.fastest_us("run_s") if result else None
-
-        columns = ["shape", "jobs", "window", *ratio_columns(", fastest")]
+        # Two other estimates of the same ratios, for the reader to weigh the first: the
+        # ratio of the runners' medians (which depends on how many of each runner's
+        # processes a slow spell hit) and of their fastest processes (the machine only
+        # ever slows a run down: the advice of timeit for its repeats).
+        columns = [
+            "shape",
+            "jobs",
+            "window",
+            *ratio_columns(", medians"),
+            *ratio_columns(", fastest"),
+        ]
         lines += [
             "",
-            "### Ratios of the fastest process of each runner",
+            "### The same ratios from the medians, and from the fastest process, of each runner",
             "",
             _row(columns),
             _row(["---"] * len(columns)),
         ]
         for cell in cells:
             row = [cell.shape, f"{cell.n:,}", str(cell.window or "–")]
-            lines.append(_row(row + ratio_cells(cell, fastest)))
+            row += ratio_cells(cell, of_statistic(us))
+            lines.append(_row(row + ratio_cells(cell, of_statistic(fastest))))
 
     libs = [r for r in timed if r not in ("gather", "minimal")]
     columns = ["shape", "jobs", "window"]
@@ -428,7 +489,8 @@ def render(results: list[Result], runners: Sequence[str], header: dict[str, Any]
         row += [_fmt(mem(r, cell), get(r, cell)) for r in timed]
         if both and "asynciojobs" in timed:
             target = TARGET_MEMORY if cell.n == 100_000 else None
-            row.append(_ratio(mem("nbjobs", cell), mem("asynciojobs", cell), target, True))
+            nb, aj = mem("nbjobs", cell), mem("asynciojobs", cell)
+            row.append(_ratio(None if nb is None or not aj else nb / aj, target, True))
         lines.append(_row(row))
     return "\n".join(lines) + "\n"
 

@@ -110,30 +110,69 @@ def test_harness_end_to_end_in_fresh_processes(tmp_path: Path) -> None:
     assert "error" not in row
     assert "timeout" not in row
     assert "nbjobs / minimal" in table
-    assert "### Ratios of the fastest process of each runner" in table
+    assert "### The same ratios from the medians, and from the fastest process" in table
 
 
-def test_each_rep_starts_with_the_next_runner() -> None:
+def test_nbjobs_runs_next_to_each_runner_it_is_compared_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     cell = run.Cell("chain", 20, None)
-    log = io.StringIO()
-    run.measure_all(
-        ["minimal", "nbjobs"], [cell], reps=2, reps_large=1, mem_reps=0, timeout=30, log=log
+    spawned: list[str] = []
+
+    def spawn(runner: str, cell: run.Cell, **kwargs: object) -> run.Sample:
+        spawned.append(runner)
+        return run.Sample("ok", 0.001, 0.002, completed=cell.n)
+
+    monkeypatch.setattr(run, "spawn", spawn)
+    results = run.measure_all(
+        ["asynciojobs", "nbjobs", "gather", "minimal"],
+        [run.Cell("independent", 20, None)],
+        reps=3,
+        reps_large=1,
+        mem_reps=0,
+        timeout=30,
+        log=io.StringIO(),
     )
-    order = [line.split()[3] for line in log.getvalue().splitlines()]
-    assert order == ["minimal", "nbjobs", "nbjobs", "minimal"], log.getvalue()
+    # the order reverses from one rep to the next; nbjobs is always between the two
+    # runners it is compared with
+    first = ["gather", "minimal", "nbjobs", "asynciojobs"]
+    assert spawned == first + first[::-1] + first
+    assert all([s.rep for s in r.samples] == [0, 1, 2] for r in results)
+    spawned.clear()
+    run.measure_all(["minimal", "nbjobs"], [cell], reps=2, reps_large=1, mem_reps=0, timeout=30)
+    assert spawned == ["minimal", "nbjobs", "nbjobs", "minimal"]
 
 
-def test_the_fastest_process_gives_the_second_ratios() -> None:
+def _result(runner: str, cell: run.Cell, times: tuple[float, ...]) -> run.Result:
+    samples = [run.Sample("ok", 0, t, rep=k) for k, t in enumerate(times)]
+    return run.Result(runner, cell, samples)
+
+
+def test_the_ratios_come_from_pairs_of_processes_of_the_same_rep() -> None:
     cell = run.Cell("chain", 1000, None)
-    minimal = run.Result("minimal", cell, [run.Sample("ok", 0, t) for t in (0.010, 0.020, 0.030)])
-    nbjobs = run.Result("nbjobs", cell, [run.Sample("ok", 0, t) for t in (0.009, 0.028, 0.029)])
+    # the machine was slow for minimal in rep 0 and for nbjobs in rep 2: by the runners'
+    # medians nbjobs takes 1.40x minimal; rep by rep, 1.10x, 1.10x and 1.60x
+    minimal = _result("minimal", cell, (0.030, 0.020, 0.010))
+    nbjobs = _result("nbjobs", cell, (0.033, 0.022, 0.016))
+    assert run.paired_ratio(nbjobs, minimal) == pytest.approx(1.10)
     assert minimal.fastest_us("run_s") == pytest.approx(10.0)
-    assert nbjobs.median_us("run_s") == pytest.approx(28.0)
+    assert nbjobs.median_us("run_s") == pytest.approx(22.0)
     table = run.render([minimal, nbjobs], ["minimal", "nbjobs"], _header())
-    medians, fastest = table.split("### Ratios of the fastest process of each runner")
-    # the medians say 28 / 20 = 1.40 (over the target); the fastest processes 9 / 10
-    assert "| chain | 1,000 | – | 20.0 | 28.0 | 1.40 ✗ |" in medians
-    assert "| chain | 1,000 | – | 0.90 ✓ |" in fastest
+    first, others = table.split("### The same ratios from the medians")
+    assert "| chain | 1,000 | – | 20.0 | 22.0 | 1.10 ✓ |" in first
+    # from the medians, 22 / 20; from the fastest processes, 16 / 10
+    assert "| chain | 1,000 | – | 1.10 ✓ | 1.60 ✗ |" in others
+
+
+def test_a_rep_missing_on_one_side_is_left_out_of_the_pairs() -> None:
+    cell = run.Cell("chain", 1000, None)
+    minimal = _result("minimal", cell, (0.010, 0.010, 0.010))
+    nbjobs = _result("nbjobs", cell, (0.012, 0.050, 0.013))
+    nbjobs.samples[1] = run.Sample("ok", 0, None, rep=1)  # a process that measured no run
+    assert run.paired_ratio(nbjobs, minimal) == pytest.approx(1.25)
+    assert run.paired_ratio(nbjobs, None) is None
+    minimal.samples.append(run.Sample("timeout", rep=3))
+    assert run.paired_ratio(nbjobs, minimal) is None  # a timeout is the answer
 
 
 def _header() -> dict[str, object]:
