@@ -514,7 +514,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--sizes", default=",".join(map(str, SIZES)), help="comma-separated")
     p.add_argument("--windows", default="none,100", help="comma-separated; 'none' = no window")
     p.add_argument("--reps", type=int, default=9, help="timing processes per cell")
-    p.add_argument("--reps-large", type=int, default=3, help="timing processes at >= 100k jobs")
+    p.add_argument("--reps-large", type=int, default=5, help="timing processes at >= 100k jobs")
     p.add_argument("--mem-reps", type=int, default=1, help="tracemalloc processes per cell")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds allowed for one run")
     p.add_argument("--output", type=Path, default=RESULTS / "latest.md")
