@@ -2,10 +2,12 @@
 
 Every measurement runs in a fresh process (this module with ``--worker``), so that no run
 inherits another's heap, caches or garbage. The parent interleaves runners within each
-cell, takes medians, and prints a Markdown table (also written to results/latest.md, with
-the raw numbers in results/latest.json).
+cell so that nbjobs' process runs right next to each runner it is compared with
+(:func:`rep_order`), takes each runner's median and the median ratio of the pairs
+(:func:`paired_ratio`), and prints Markdown tables (also written to results/latest.md,
+with the raw numbers in results/latest.json).
 
-    python -m benchmarks.run            # the full comparison (about 20 minutes on 2 cores)
+    python -m benchmarks.run            # the full comparison (about 20-25 minutes on 2 cores)
     python -m benchmarks.run --quick    # smoke run: 1k jobs, one process per cell
 """
 
