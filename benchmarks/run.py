@@ -429,7 +429,9 @@ def render(results: list[Result], runners: Sequence[str], header: dict[str, Any]
     def paired(a: str, b: str, cell: Cell) -> float | None:
         return paired_ratio(get(a, cell), get(b, cell))
 
-    def of_statistic(time_of: Callable[[str, Cell], float | None]) -> Callable[..., float | None]:
+    def of_statistic(
+        time_of: Callable[[str, Cell], float | None],
+    ) -> Callable[[str, str, Cell], float | None]:
         """The ratio of one statistic of each runner's times (median, fastest)."""
 
         def ratio_of(a: str, b: str, cell: Cell) -> float | None:

@@ -516,18 +516,14 @@ class PureScheduler:
 
     def _spent_jobs(self) -> Iterator[AbstractJob]:
         """Jobs that must run again but cannot: one-shot jobs whose coroutine was used."""
-        items = self._jobs._items
         # this runs before every run: the usual answer (none) comes from a scan in C
-        if any(map(_is_consumed, items)):
-            yield from self._spent_here()
+        if any(map(_is_consumed, self._jobs._items)):
+            for job in self._jobs:
+                if job._consumed and job._status is not _SUCCEEDED:
+                    yield job
         for nested in self._nested:
             if nested._status is not _SUCCEEDED:
                 yield from nested._spent_jobs()
-
-    def _spent_here(self) -> Iterator[AbstractJob]:
-        for job in self._jobs:
-            if job._consumed and job._status is not _SUCCEEDED:
-                yield job
 
     # ---- running ------------------------------------------------------------------------
     def run(self, *, view: Any = None) -> bool:
