@@ -18,6 +18,7 @@ from ._exceptions import (
     NotRerunnableError,
     OwnershipError,
     RequirementError,
+    RunGoneError,
     RunningLoopError,
 )
 from ._factory import JobFactory
@@ -67,6 +68,7 @@ __all__ = (
     "PrintJob",
     "PureScheduler",
     "RequirementError",
+    "RunGoneError",
     "RunStatistics",
     "RunningLoopError",
     "Scheduler",

@@ -55,7 +55,8 @@ def make_widget(scheduler: Any) -> Any:
     except ImportError:
         return None
     try:
-        return DagWidget(scheduler)
+        # the view owns it: closed when its cell is run again (see nbjobs._jupyter)
+        return DagWidget(scheduler, close_with_cell=True)
     except Exception:
         logger.exception("nbjobs: the graph widget failed; showing the text table instead")
         return None

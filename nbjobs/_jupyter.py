@@ -12,7 +12,8 @@ Three ways to run a scheduler in a cell, all on the kernel's own event loop:
   included), and background runs go on.
 
 Every top-level run started in a cell shows a live view in that cell (see
-:mod:`nbjobs._display`), through the engine's ``RUN_HOOKS``.
+:mod:`nbjobs._display`), through the engine's ``RUN_HOOKS``. When that cell runs again
+(or is deleted), the widgets its earlier runs showed are closed: see :class:`CellWidgets`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import contextlib
 import logging
 import signal
 import traceback
+import weakref
 from collections.abc import Callable, Generator
 from types import FrameType
 from typing import Any
@@ -30,6 +32,7 @@ from ._display import LiveView, requested_view, wants_widget
 from ._runner import (
     INTERRUPTED,
     ensure_wakeup,
+    get_shell,
     in_ipython_kernel,
     interrupt_cancels,
     is_guarded,
@@ -57,6 +60,7 @@ def install() -> None:
 
     if _run_hook not in RUN_HOOKS:
         RUN_HOOKS.append(_run_hook)
+    cell_widgets.install(get_shell())
     # with no loop yet, each run claims the wake-up fd when it starts
     with contextlib.suppress(RuntimeError):
         ensure_wakeup(asyncio.get_running_loop())
@@ -70,6 +74,7 @@ def uninstall() -> None:
 
     while _run_hook in RUN_HOOKS:
         RUN_HOOKS.remove(_run_hook)
+    cell_widgets.uninstall(get_shell())
     _installed = False
 
 
@@ -143,6 +148,124 @@ def _keep_awake(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
             handle.cancel()
 
     return stop
+
+
+# --------------------------------------------------------------------------- cells
+
+
+class CellWidgets:
+    """The widgets each cell showed, closed when that cell runs again or is deleted.
+
+    ipywidgets keeps every open widget (and its comm) for the kernel's life, while the
+    page replaces a re-run cell's outputs: without this, each re-run would leave its
+    widgets open for nothing. JupyterLab and Notebook 7 send the cell's id with each
+    execute request (IPython hands it to ``pre_run_cell`` as ``info.cell_id``), and the
+    ids of the cells deleted since the previous request (``deletedCells`` in the request's
+    metadata). Only widgets made with ``close_with_cell`` (those nbjobs' views make) are
+    tracked, and one also shown by another cell stays open until that cell goes too.
+    A front-end that sends no cell id closes nothing.
+    """
+
+    def __init__(self) -> None:
+        #: the id of the cell running now, None between cells or when the front-end
+        #: sends none
+        self.current: str | None = None
+        self._by_cell: dict[str, weakref.WeakSet[Any]] = {}
+        self._cells: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+    def install(self, shell: Any) -> None:
+        events = getattr(shell, "events", None)
+        if events is None:
+            return
+        try:
+            from ._widget import SHOWN_HOOKS
+        except ImportError:  # no widgets without anywidget: nothing to close
+            return
+        if self.shown not in SHOWN_HOOKS:
+            SHOWN_HOOKS.append(self.shown)
+        events.register("pre_run_cell", self.pre_run_cell)
+        events.register("post_run_cell", self.post_run_cell)
+        # installed from inside a cell (the one that imports nbjobs): its pre_run_cell
+        # went by, but what it shows belongs to it
+        self.current = _request_metadata().get("cellId") or None
+
+    def uninstall(self, shell: Any) -> None:
+        with contextlib.suppress(ImportError):
+            from ._widget import SHOWN_HOOKS
+
+            while self.shown in SHOWN_HOOKS:
+                SHOWN_HOOKS.remove(self.shown)
+        events = getattr(shell, "events", None)
+        if events is None:
+            return
+        for name, callback in (
+            ("pre_run_cell", self.pre_run_cell),
+            ("post_run_cell", self.post_run_cell),
+        ):
+            with contextlib.suppress(ValueError):
+                events.unregister(name, callback)
+
+    def shown(self, widget: Any) -> None:
+        """``widget`` was put in an output of the running cell."""
+        cell = self.current
+        if cell is None:
+            return
+        self._by_cell.setdefault(cell, weakref.WeakSet()).add(widget)
+        self._cells.setdefault(widget, set()).add(cell)
+
+    def pre_run_cell(self, info: Any) -> None:
+        cell = getattr(info, "cell_id", None)
+        self.current = cell if isinstance(cell, str) and cell else None
+        for gone in [self.current, *_deleted_cells()]:
+            if gone is not None:
+                self.forget(gone)
+
+    def post_run_cell(self, result: Any) -> None:
+        self.current = None
+
+    def forget(self, cell: str) -> None:
+        """The outputs of ``cell`` are gone from the page: close what only they showed."""
+        for widget in list(self._by_cell.pop(cell, ())):
+            cells = self._cells.get(widget)
+            if cells is not None:
+                cells.discard(cell)
+                if cells:
+                    continue  # still shown by another cell
+                del self._cells[widget]
+            try:
+                widget.close()
+            except Exception:
+                logger.exception("nbjobs: closing the widget of a re-run cell failed")
+
+    def open_count(self) -> int:
+        """How many tracked widgets are still open."""
+        return sum(1 for widget in self._cells if getattr(widget, "comm", None) is not None)
+
+
+def _request_metadata() -> dict[str, Any]:
+    """The metadata of the execute request being handled ({} when there is none)."""
+    kernel = getattr(get_shell(), "kernel", None)
+    try:
+        parent = kernel.get_parent("shell") if kernel is not None else None
+    except Exception:
+        return {}
+    if not isinstance(parent, dict):
+        return {}
+    if parent.get("header", {}).get("msg_type") != "execute_request":
+        return {}
+    metadata = parent.get("metadata")
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def _deleted_cells() -> list[str]:
+    """The ids of the cells the front-end deleted since its previous request."""
+    deleted = _request_metadata().get("deletedCells")
+    if not isinstance(deleted, list):
+        return []
+    return [cell for cell in deleted if isinstance(cell, str) and cell]
+
+
+cell_widgets = CellWidgets()
 
 
 # --------------------------------------------------------------------------- background

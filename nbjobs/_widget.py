@@ -39,6 +39,7 @@ import logging
 import reprlib
 import time
 import traceback
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ import anywidget
 import traitlets
 
 from ._events import Coalescer, Event, EventKind
+from ._exceptions import RunGoneError
 from ._job import AbstractJob, Status
 from ._scheduler import PureScheduler
 from ._widget_query import Query, answer, walk
@@ -70,6 +72,10 @@ DELTA_OUTPUT_MAX = 64_000
 
 _BUNDLE = Path(__file__).parent / "static" / "widget.js"
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+#: called with each widget made with ``close_with_cell=True`` when it is put in an output;
+#: the Jupyter glue fills it to close the widgets of a cell that is re-run or deleted
+SHOWN_HOOKS: list[Callable[[DagWidget], None]] = []
 
 _DELTA = "delta"
 _STRUCTURE = "structure"
@@ -427,7 +433,9 @@ class DagWidget(anywidget.AnyWidget):
     graph_json = traitlets.Unicode("{}").tag(sync=True)
     snapshot_json = traitlets.Unicode("{}").tag(sync=True)
 
-    def __init__(self, scheduler: PureScheduler, **kwargs: Any) -> None:
+    def __init__(
+        self, scheduler: PureScheduler, *, close_with_cell: bool = False, **kwargs: Any
+    ) -> None:
         if not isinstance(scheduler, PureScheduler):
             raise TypeError(
                 f"DagWidget() takes a scheduler (PureScheduler, Scheduler), got {scheduler!r}"
@@ -438,7 +446,16 @@ class DagWidget(anywidget.AnyWidget):
                 "wheel, or build it from a source tree with 'npm --prefix js ci && "
                 "npm --prefix js run build'"
             )
-        self._scheduler = scheduler
+        # Held strongly only while a run goes on: a widget lives as long as its comm is
+        # open (ipywidgets keeps every open widget), and a kernel that runs for days must
+        # free a finished run (its jobs, their results) once the user's names for it are
+        # gone. The traits keep what the page shows.
+        self._ref: weakref.ref[PureScheduler] = weakref.ref(scheduler)
+        self._held: PureScheduler | None = scheduler if scheduler.is_running_now else None
+        self._label = scheduler.label_text()
+        #: closed when every cell that showed it was run again or deleted (in a kernel
+        #: whose front-end sends cell ids): the page no longer shows it anywhere
+        self.close_with_cell = close_with_cell
         # times go to the page as microseconds after this point of the loop's clock
         self._origin = _now()
         self._seq = 0
@@ -479,8 +496,25 @@ class DagWidget(anywidget.AnyWidget):
             self._dirty.clear()
 
     @property
+    def _scheduler(self) -> PureScheduler:
+        scheduler = self._held or self._ref()
+        if scheduler is None:
+            raise RunGoneError(
+                f"the run of {self._label!r} shown by this widget is gone: nothing else "
+                "held its scheduler (its cell was re-run, or its name deleted), so its "
+                "jobs and results were freed; run the cell again to see a live run"
+            )
+        return scheduler
+
+    @property
     def scheduler(self) -> PureScheduler:
+        """The scheduler shown; raises :class:`~nbjobs.RunGoneError` once it was freed."""
         return self._scheduler
+
+    @property
+    def gone(self) -> bool:
+        """True once the scheduler shown was freed (the widget shows its last state)."""
+        return self._held is None and self._ref() is None
 
     @property
     def graph(self) -> dict[str, Any]:
@@ -494,6 +528,8 @@ class DagWidget(anywidget.AnyWidget):
         return value
 
     def __repr__(self) -> str:
+        if self.gone:
+            return f"<DagWidget of {self._label!r}: the run is gone, its last state is shown>"
         stats = self._scheduler.statistics()
         done = stats.done
         state = "finished" if stats.finished else "running" if stats.started else "not started"
@@ -576,19 +612,23 @@ class DagWidget(anywidget.AnyWidget):
                 self._coalescer.mark(_DELTA)
         elif kind is EventKind.STRUCTURE:
             self._coalescer.mark(_STRUCTURE)
-        elif kind is EventKind.RUN_STARTED and event.scheduler is self._scheduler:
+        elif kind is EventKind.RUN_STARTED and event.scheduler is self._ref():
+            self._held = event.scheduler
             self._told = None
             self._coalescer.mark(_DELTA)
-        elif kind is EventKind.RUN_FINISHED and event.scheduler is self._scheduler:
+        elif kind is EventKind.RUN_FINISHED and event.scheduler is self._ref():
             # the final state goes out at once, and into the traits a notebook saves
             self._coalescer.mark(_RUN)
             self._coalescer.flush_now()
+            # from now on the traits hold what the page shows: let the run go
+            self._held = None
+            self._index = None
         else:
             self._coalescer.mark(_DELTA)
 
     def _flush(self, keys: list[str]) -> None:
-        if self.comm is None:
-            return  # closed
+        if self.comm is None or self.gone:
+            return  # closed, or nothing left to tell
         if _STRUCTURE in keys:
             graph = graph_columns(self._scheduler)
             self._index = None
@@ -676,7 +716,9 @@ class DagWidget(anywidget.AnyWidget):
         request = content.get("id")
         try:
             if kind == "hello":
-                self._post({"type": "snapshot", **self._snapshot()})
+                # a page that opens after the run is gone gets the last state sent
+                snapshot = self.snapshot if self.gone else self._snapshot()
+                self._post({"type": "snapshot", **snapshot})
             elif kind == "cancel":
                 self._cancel_run(request)
             elif kind == "cancel_job":
@@ -696,7 +738,14 @@ class DagWidget(anywidget.AnyWidget):
                 raise ValueError(f"unknown request {kind!r}")
         except Exception as exc:
             logger.debug("nbjobs widget: request %r failed", content, exc_info=True)
-            self._post({"type": "error", "id": request, "message": str(exc)})
+            self._post(
+                {
+                    "type": "error",
+                    "id": request,
+                    "message": str(exc),
+                    "gone": isinstance(exc, RunGoneError),
+                }
+            )
 
     def _job(self, job_id: Any) -> AbstractJob:
         job = self._jobs_by_id().get(job_id) if isinstance(job_id, int) else None
@@ -762,9 +811,19 @@ class DagWidget(anywidget.AnyWidget):
             layout.close()
         super().close()
 
+    def _note_shown(self) -> None:
+        if not self.close_with_cell:
+            return
+        for hook in list(SHOWN_HOOKS):
+            try:
+                hook(self)
+            except Exception:
+                logger.exception("nbjobs: a widget display hook failed")
+
     def widget_view(self) -> dict[str, Any] | None:
         """The widget-view mime entry alone, without the fallback tables: for a caller that
         shows its own table beside it (the live view), which then is computed once."""
+        self._note_shown()
         bundle = super()._repr_mimebundle_()
         if bundle is None:
             return None
@@ -777,9 +836,13 @@ class DagWidget(anywidget.AnyWidget):
         if bundle is None:
             return None
         data, metadata = bundle
+        self._note_shown()
         # what a viewer without the widget's JavaScript shows (GitHub, nbviewer, nbconvert)
-        data["text/plain"] = fallback_text(self._scheduler)
-        data["text/html"] = fallback_html(self._scheduler)
+        if self.gone:
+            data["text/plain"] = repr(self)
+        else:
+            data["text/plain"] = fallback_text(self._scheduler)
+            data["text/html"] = fallback_html(self._scheduler)
         return data, metadata
 
 

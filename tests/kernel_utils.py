@@ -116,14 +116,18 @@ class Kernel:
         timeout: float = 30.0,
         interrupt_when: str | None = None,
         interrupt_after: float | None = None,
+        cell_id: str | None = None,
+        deleted_cells: list[str] | None = None,
     ) -> Cell:
         """Run ``code`` as a cell and wait until the kernel is idle again.
 
         ``interrupt_when``: interrupt once this text appears in the cell's stdout (or in
         any display), then ``interrupt_after`` seconds later if also given.
+        ``cell_id`` and ``deleted_cells`` go in the request's metadata, as JupyterLab and
+        Notebook 7 send them (``cellId``, ``deletedCells``).
         """
         cell = Cell(code)
-        msg_id = self.kc.execute(code, allow_stdin=False)
+        msg_id = self._send_execute(code, cell_id, deleted_cells)
         start = time.monotonic()
         deadline = start + timeout
         idle = replied = False
@@ -170,6 +174,28 @@ class Kernel:
                 pending_interrupt_at = time.monotonic() + (interrupt_after or 0.0)
         cell.elapsed = cell.ended_at - start
         return cell
+
+    def _send_execute(
+        self, code: str, cell_id: str | None, deleted_cells: list[str] | None
+    ) -> str:
+        if cell_id is None and deleted_cells is None:
+            return str(self.kc.execute(code, allow_stdin=False))
+        metadata: dict[str, Any] = {}
+        if cell_id is not None:
+            metadata["cellId"] = cell_id
+        if deleted_cells is not None:
+            metadata["deletedCells"] = deleted_cells
+        content = {
+            "code": code,
+            "silent": False,
+            "store_history": True,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        }
+        msg = self.kc.session.msg("execute_request", content, metadata=metadata)
+        self.kc.shell_channel.send(msg)
+        return str(msg["header"]["msg_id"])
 
     def _absorb(self, cell: Cell, msg: dict[str, Any], msg_id: str) -> None:
         kind = msg["msg_type"]
