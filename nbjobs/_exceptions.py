@@ -59,3 +59,12 @@ class JobNotDoneError(NbjobsError, ValueError):
 
 class DotNotFoundError(NbjobsError, FileNotFoundError):
     """The ``dot`` program (Graphviz) is needed for SVG/PNG export and is not installed."""
+
+
+class RunGoneError(NbjobsError, LookupError):
+    """A view was asked about a run whose scheduler no longer exists.
+
+    Once a run has ended, views keep what they show and hold the scheduler weakly, so that
+    a long-lived kernel frees a run (its jobs and their results) when the user's names
+    for it are gone.
+    """
