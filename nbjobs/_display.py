@@ -16,6 +16,7 @@ import html
 import importlib
 import logging
 import time
+import weakref
 from typing import Any
 
 from ._picture import picture_html
@@ -103,7 +104,10 @@ class LiveView:
     """One displayed output of a scheduler, updated in place while its run goes on."""
 
     def __init__(self, scheduler: Any, *, widget: bool = False) -> None:
-        self.scheduler = scheduler
+        # held until the run's end is shown, then weakly: a view kept by a handle (or by
+        # IPython's output history) must not keep a finished run alive
+        self._held: Any = scheduler
+        self._ref = weakref.ref(scheduler)
         self.widget = make_widget(scheduler) if widget else None
         self.display_id: str | None = None
         self.banner: str | None = None
@@ -117,6 +121,11 @@ class LiveView:
         self._seen_running = False
         self._tick: asyncio.TimerHandle | None = None
         self._finished = False
+
+    @property
+    def scheduler(self) -> Any:
+        """The scheduler shown, or None once the run ended and nothing else held it."""
+        return self._held if self._held is not None else self._ref()
 
     # ---- what is shown ------------------------------------------------------------------
     def bundle(self, full: bool | None = None) -> dict[str, Any]:
@@ -143,7 +152,7 @@ class LiveView:
         self.display_id = getattr(handle, "display_id", None)
 
     def refresh(self, full: bool | None = None) -> None:
-        if self.display_id is None:
+        if self.display_id is None or self.scheduler is None:
             return
         if self.widget is not None and not self._finished:
             # the widget updates itself: only the end of the run refreshes the fallback
@@ -208,6 +217,7 @@ class LiveView:
             self._tick.cancel()
             self._tick = None
         self.refresh(full=True)
+        self._held = None
 
     def report(self, banner: str) -> None:
         """Add a line under the table (a run that raised, say) and show it now."""

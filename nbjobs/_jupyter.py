@@ -281,9 +281,18 @@ class RunHandle:
     """
 
     def __init__(self, scheduler: Any, task: asyncio.Task[Any]) -> None:
-        self.scheduler = scheduler
+        # held while the run goes on, then weakly: a handle often outlives its run (a
+        # cell's value stays in IPython's output history)
+        self._held: Any = scheduler
+        self._ref = weakref.ref(scheduler)
+        self._label = scheduler.label_text_or_repr()
         self.task = task
         self.view: LiveView | None = None
+
+    @property
+    def scheduler(self) -> Any:
+        """The scheduler run, or None once the run ended and nothing else holds it."""
+        return self._held if self._held is not None else self._ref()
 
     def __repr__(self) -> str:
         if not self.task.done():
@@ -294,7 +303,7 @@ class RunHandle:
             state = f"raised {type(self.task.exception()).__name__}"
         else:
             state = f"done -> {self.task.result()!r}"
-        return f"<RunHandle of {self.scheduler.label_text_or_repr()}: {state}>"
+        return f"<RunHandle of {self._label}: {state}>"
 
     def done(self) -> bool:
         return self.task.done()
@@ -335,6 +344,12 @@ class RunHandle:
         return task.result()
 
     def _on_done(self, task: asyncio.Task[Any]) -> None:
+        try:
+            self._report(task)
+        finally:
+            self._held = None
+
+    def _report(self, task: asyncio.Task[Any]) -> None:
         _unregister(self)
         if self.view is not None:
             self.view.finish()

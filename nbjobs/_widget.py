@@ -540,9 +540,13 @@ class DagWidget(anywidget.AnyWidget):
 
     # ---- state sent to the page ---------------------------------------------------------
     def _jobs_by_id(self) -> dict[int, AbstractJob]:
-        if self._index is None:
-            self._index = {job.id: job for job, _ in walk(self._scheduler, None)}
-        return self._index
+        if self._index is not None:
+            return self._index
+        index = {job.id: job for job, _ in walk(self._scheduler, None)}
+        if self._held is not None:
+            # kept only while a run goes on: it holds every job, hence every result
+            self._index = index
+        return index
 
     def _rows(self, jobs: Iterable[AbstractJob]) -> list[Row]:
         return _rows(jobs, self._origin)
