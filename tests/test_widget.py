@@ -542,7 +542,7 @@ def test_bad_requests_get_an_error_with_their_id(
     try:
         request(w, content)
         (error,) = rec(w).custom("error")
-        assert error == {"type": "error", "id": 9, "message": error["message"]}
+        assert error == {"type": "error", "id": 9, "message": error["message"], "gone": False}
         assert message in error["message"]
     finally:
         w.close()

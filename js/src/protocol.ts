@@ -206,6 +206,8 @@ export interface ErrorMsg {
   type: "error";
   id: number | null;
   message: string;
+  /** the run shown is gone (its scheduler was freed): the view keeps its last state */
+  gone: boolean;
 }
 
 export type KernelMsg = DeltaMsg | SnapshotMsg | DetailMsg | AckMsg | ErrorMsg | RowsMsg;
