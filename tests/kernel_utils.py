@@ -175,9 +175,7 @@ class Kernel:
         cell.elapsed = cell.ended_at - start
         return cell
 
-    def _send_execute(
-        self, code: str, cell_id: str | None, deleted_cells: list[str] | None
-    ) -> str:
+    def _send_execute(self, code: str, cell_id: str | None, deleted_cells: list[str] | None) -> str:
         if cell_id is None and deleted_cells is None:
             return str(self.kc.execute(code, allow_stdin=False))
         metadata: dict[str, Any] = {}
