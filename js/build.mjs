@@ -1,8 +1,11 @@
-// Build the widget bundle: first the layout worker (Graphviz + geometry), then the widget,
-// which imports the worker bundle as text and starts it from a Blob URL. One file comes
-// out, ../nbjobs/static/widget.js, with no network access at run time.
+// Build the widget's front-end, with no network access at run time, in three steps:
+// the layout worker (Graphviz + geometry); the view (widget.ts), which imports the worker
+// bundle as text and starts it from a Blob URL, into ../nbjobs/static/runtime.js, which the
+// kernel sends once per page (nbjobs/_widget_runtime.py); and the small loader (loader.ts),
+// anywidget's module for each widget, into ../nbjobs/static/widget.js. The loader carries
+// a hash of runtime.js: its key for the page's one import of it.
 //
-//   node build.mjs            build ../nbjobs/static/widget.js
+//   node build.mjs            build ../nbjobs/static/runtime.js and widget.js
 //   node build.mjs --tests    also bundle tests/*.test.ts into build-tests/ for `node --test`
 
 import { createHash } from "node:crypto";
@@ -12,7 +15,8 @@ import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const outFile = join(here, "..", "nbjobs", "static", "widget.js");
+const outFile = join(here, "..", "nbjobs", "static", "runtime.js");
+const loaderFile = join(here, "..", "nbjobs", "static", "widget.js");
 const version = JSON.parse(readFileSync(join(here, "package.json"), "utf8")).version;
 
 const common = {
@@ -62,7 +66,20 @@ await esbuild.build({
   define,
   plugins: [workerSourcePlugin],
 });
-console.log(`nbjobs: built ${outFile} (${readFileSync(outFile).length} bytes, build ${buildKey})`);
+const runtime = readFileSync(outFile);
+const runtimeKey = `${version}_${createHash("sha256").update(runtime).digest("hex").slice(0, 12)}`;
+console.log(`nbjobs: built ${outFile} (${runtime.length} bytes, build ${buildKey})`);
+
+const loaderDefine = { __NBJOBS_RUNTIME__: JSON.stringify(runtimeKey) };
+await esbuild.build({
+  ...common,
+  entryPoints: [join(here, "src", "loader.ts")],
+  outfile: loaderFile,
+  minify: true,
+  platform: "browser",
+  define: loaderDefine,
+});
+console.log(`nbjobs: built ${loaderFile} (${readFileSync(loaderFile).length} bytes, view ${runtimeKey})`);
 
 if (process.argv.includes("--tests")) {
   const testDir = join(here, "build-tests");
@@ -78,7 +95,7 @@ if (process.argv.includes("--tests")) {
     entryNames: "[name]",
     platform: "node",
     loader: { ".css": "text" },
-    define,
+    define: { ...define, ...loaderDefine },
     plugins: [workerSourcePlugin],
   });
 }

@@ -46,12 +46,14 @@ from typing import Any
 
 import anywidget
 import traitlets
+from ipywidgets import widget_serialization
 
 from ._events import Coalescer, Event, EventKind
 from ._exceptions import RunGoneError
 from ._job import AbstractJob, Status
 from ._scheduler import PureScheduler
 from ._widget_query import Query, answer, walk
+from ._widget_runtime import RUNTIME_BUNDLE, WidgetRuntime, widget_runtime
 
 logger = logging.getLogger("nbjobs")
 
@@ -70,6 +72,7 @@ DETAIL_OUTPUT_MAX = 64_000
 #: characters of streamed output sent in one delta; more is dropped from the middle
 DELTA_OUTPUT_MAX = 64_000
 
+#: each widget's module: a small loader of the view, which the page gets once (_widget_runtime)
 _BUNDLE = Path(__file__).parent / "static" / "widget.js"
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -427,6 +430,10 @@ class DagWidget(anywidget.AnyWidget):
     """
 
     _esm = _BUNDLE
+    # the kernel's one model holding the view's code, which the loader imports once per page
+    _runtime = traitlets.Instance(WidgetRuntime, allow_none=True).tag(
+        sync=True, **widget_serialization
+    )
     # JSON text rather than Dict traits: ipywidgets walks a Dict trait's whole structure
     # for binary buffers before sending it, which on 10k jobs cost more than the run's
     # own bookkeeping; a string is sent as it is.
@@ -440,9 +447,10 @@ class DagWidget(anywidget.AnyWidget):
             raise TypeError(
                 f"DagWidget() takes a scheduler (PureScheduler, Scheduler), got {scheduler!r}"
             )
-        if not _BUNDLE.is_file():
+        missing = [path for path in (_BUNDLE, RUNTIME_BUNDLE) if not path.is_file()]
+        if missing:
             raise FileNotFoundError(
-                f"the nbjobs widget bundle {_BUNDLE} is missing: reinstall nbjobs from a "
+                f"the nbjobs widget bundle {missing[0]} is missing: reinstall nbjobs from a "
                 "wheel, or build it from a source tree with 'npm --prefix js ci && "
                 "npm --prefix js run build'"
             )
@@ -470,7 +478,12 @@ class DagWidget(anywidget.AnyWidget):
         self._told: Any = None
         graph = graph_columns(scheduler)
         self._mode: str = graph["mode"]
-        super().__init__(graph_json=_dumps(graph), snapshot_json=_dumps(self._snapshot()), **kwargs)
+        super().__init__(
+            graph_json=_dumps(graph),
+            snapshot_json=_dumps(self._snapshot()),
+            _runtime=widget_runtime(),
+            **kwargs,
+        )
         self.on_msg(self._on_msg)
         subscribers = scheduler._subscribers
         self._unsubscribers: list[Callable[[], None]] = [
@@ -723,6 +736,11 @@ class DagWidget(anywidget.AnyWidget):
                 # a page that opens after the run is gone gets the last state sent
                 snapshot = self.snapshot if self.gone else self._snapshot()
                 self._post({"type": "snapshot", **snapshot})
+            elif kind == "runtime":
+                # the page did not find the runtime this widget names (closed in the
+                # kernel since): name the live one, made again if need be
+                self._runtime = widget_runtime()
+                self._post({"type": "runtime", "runtime": f"IPY_MODEL_{self._runtime.model_id}"})
             elif kind == "cancel":
                 self._cancel_run(request)
             elif kind == "cancel_job":

@@ -23,6 +23,7 @@ from comm.base_comm import BaseComm
 import nbjobs
 from nbjobs import Job, Scheduler, Status
 from nbjobs import _widget as widget_module
+from nbjobs import _widget_runtime as widget_runtime_module
 from nbjobs._widget import (
     BIG_GRAPH,
     DELTA_OUTPUT_MAX,
@@ -100,7 +101,13 @@ def comms(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[RecordingComm]]:
         return c
 
     monkeypatch.setattr(comm, "create_comm", create)
+    # each test gets its own runtime model (the view's code, one per kernel), closed at
+    # its end like the widgets
+    monkeypatch.setattr(widget_runtime_module, "_runtime", None)
     yield created
+    runtime = widget_runtime_module._runtime
+    if runtime is not None:
+        runtime.close()
     left = [c for c in created if not c._closed]
     for c in left:
         c.close()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.support import BUNDLE, ROOT, ensure_bundle, need
+from tests.browser.support import BUNDLE, ROOT, RUNTIME, ensure_bundle, need
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -57,6 +57,7 @@ def test_wheel_and_sdist_carry_the_widget_bundle(tmp_path: Path) -> None:
     src = _copy_tree(tmp_path / "src")
     (src / "nbjobs" / "static").mkdir(parents=True, exist_ok=True)
     shutil.copy2(BUNDLE, src / "nbjobs" / "static" / "widget.js")
+    shutil.copy2(RUNTIME, src / "nbjobs" / "static" / "runtime.js")
     built = _build(src, tmp_path / "dist", "wheel", "sdist")
 
     wheel = next(p for p in built if p.suffix == ".whl")
@@ -64,6 +65,8 @@ def test_wheel_and_sdist_carry_the_widget_bundle(tmp_path: Path) -> None:
         names = zf.namelist()
         assert "nbjobs/static/widget.js" in names
         assert zf.read("nbjobs/static/widget.js") == BUNDLE.read_bytes()
+        # the view that the loader above gets from the kernel, once per page
+        assert zf.read("nbjobs/static/runtime.js") == RUNTIME.read_bytes()
         assert "nbjobs/_widget.py" in names
         # sources and dependencies of the front-end stay out of the wheel
         assert not [n for n in names if n.startswith("js/") or "node_modules" in n]
@@ -73,6 +76,7 @@ def test_wheel_and_sdist_carry_the_widget_bundle(tmp_path: Path) -> None:
         names = [n.split("/", 1)[1] for n in tf.getnames() if "/" in n]
     for needed in (
         "nbjobs/static/widget.js",
+        "nbjobs/static/runtime.js",
         "js/package.json",
         "js/package-lock.json",
         "js/build.mjs",
@@ -88,6 +92,7 @@ def test_build_hook_bundles_the_front_end_when_missing(tmp_path: Path) -> None:
     need((ROOT / "js" / "node_modules").is_dir(), "js/node_modules is missing (npm ci)")
     src = _copy_tree(tmp_path / "src")
     assert not (src / "nbjobs" / "static" / "widget.js").exists()
+    assert not (src / "nbjobs" / "static" / "runtime.js").exists()
     # a copy of the installed packages keeps the build off the network
     shutil.copytree(ROOT / "js" / "node_modules", src / "js" / "node_modules", symlinks=True)
     env_note = os.environ.get("HATCH_JUPYTER_BUILDER_SKIP_NPM")
@@ -95,7 +100,11 @@ def test_build_hook_bundles_the_front_end_when_missing(tmp_path: Path) -> None:
     built = _build(src, tmp_path / "dist", "wheel")
     wheel = next(p for p in built if p.suffix == ".whl")
     with zipfile.ZipFile(wheel) as zf:
-        bundle = zf.read("nbjobs/static/widget.js")
-    # the bundle holds the widget, the worker and Graphviz's WebAssembly
+        loader = zf.read("nbjobs/static/widget.js")
+        bundle = zf.read("nbjobs/static/runtime.js")
+    # each widget's module is a small loader; the view it loads holds the widget, the
+    # worker and Graphviz's WebAssembly
+    assert len(loader) < 16 * 1024
+    assert b"_runtime" in loader
     assert len(bundle) > 500_000
     assert b"nbjobs-dag" in bundle

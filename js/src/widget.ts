@@ -1,8 +1,9 @@
-// The anywidget entry point: builds the view of one DagWidget model and keeps it in step
-// with the kernel. Structure comes from the `graph` trait, states from the `snapshot` trait
-// and from coalesced `delta` messages.
+// The view of one DagWidget model, kept in step with the kernel. Structure comes from the
+// `graph` trait, states from the `snapshot` trait and from coalesced `delta` messages.
+// Built into runtime.js, which reaches the page once: loader.ts, anywidget's module for
+// every DagWidget, imports it.
 
-import type { AnyModel, RenderProps } from "@anywidget/types";
+import type { RenderProps } from "@anywidget/types";
 import css from "./style.css";
 import { h } from "./dom";
 import { GANTT_MAX_ROWS, GanttView } from "./gantt";
@@ -294,7 +295,7 @@ function render({ model, el }: RenderProps<Traits>): () => void {
 }
 
 // start Graphviz while the kernel sends the first state: the first layout then waits less
-function warmUp(): void {
+export function warmUp(): void {
   try {
     void layoutService().layout("digraph{}").catch(() => undefined);
   } catch {
@@ -302,10 +303,4 @@ function warmUp(): void {
   }
 }
 
-export default {
-  initialize({ model }: { model: AnyModel<Traits> }): void {
-    void model;
-    warmUp();
-  },
-  render,
-};
+export { render };

@@ -12,6 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 JS = ROOT / "js"
 BUNDLE = ROOT / "nbjobs" / "static" / "widget.js"
+#: the view, which the page gets once (nbjobs/_widget_runtime.py); BUNDLE is its loader
+RUNTIME = ROOT / "nbjobs" / "static" / "runtime.js"
 
 
 def need(condition: bool, reason: str) -> None:
@@ -35,12 +37,13 @@ def _npm(*args: str) -> None:
 
 
 def ensure_bundle() -> Path:
-    """The built bundle; built with npm from js/ when it is missing."""
-    if BUNDLE.is_file():
+    """The built bundle; built with npm from js/ when it (or the view it loads) is missing."""
+    if BUNDLE.is_file() and RUNTIME.is_file():
         return BUNDLE
     need(shutil.which("npm") is not None, "nbjobs/static/widget.js is missing and npm is not")
     if not (JS / "node_modules").is_dir():
         _npm("ci")
     _npm("run", "build")
     assert BUNDLE.is_file(), "npm run build did not produce nbjobs/static/widget.js"
+    assert RUNTIME.is_file(), "npm run build did not produce nbjobs/static/runtime.js"
     return BUNDLE

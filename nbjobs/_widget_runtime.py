@@ -1,0 +1,50 @@
+"""The widget's view code, sent to the page once for all the kernel's widgets.
+
+A DagWidget's own module (its ``_esm``, ``static/widget.js``) is a small loader. The view it
+loads (``static/runtime.js``: the widget's code, the layout worker and Graphviz's
+WebAssembly) is the ``bundle`` trait of one kernel-wide :class:`WidgetRuntime`, a plain
+ipywidgets model without a view, which each DagWidget names in its ``_runtime`` trait.
+ipywidgets sends a ``bytes`` trait as a binary buffer, so the bundle crosses the websocket
+as it is, once, when the runtime's comm opens; a notebook saved with its widget state holds
+it once too (base64), and every widget's state refers to it. In the page, the first widget
+imports the bundle and the others reuse that import (``js/src/loader.ts``).
+
+The runtime holds the bundle and nothing else: no widget, no scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import ipywidgets
+import traitlets
+
+logger = logging.getLogger("nbjobs")
+
+#: the view, which the loader imports once per page
+RUNTIME_BUNDLE = Path(__file__).parent / "static" / "runtime.js"
+
+
+class WidgetRuntime(ipywidgets.Widget):  # type: ignore[misc]
+    """The kernel's one holder of the widget's view code (see the module's docstring).
+
+    Get it with :func:`widget_runtime`, which makes a new one when the last was closed.
+    Closing it does not close the widgets that name it: views already shown keep working,
+    and a page that cannot find it asks its widget's kernel for the live one.
+    """
+
+    # a plain WidgetModel of @jupyter-widgets/base: the page needs no code to hold it
+    bundle = traitlets.Bytes(b"").tag(sync=True)
+
+
+_runtime: WidgetRuntime | None = None
+
+
+def widget_runtime() -> WidgetRuntime:
+    """The kernel's runtime model, opened on first use and again after a ``close()``."""
+    global _runtime
+    if _runtime is None or _runtime.comm is None:
+        _runtime = WidgetRuntime(bundle=RUNTIME_BUNDLE.read_bytes())
+        logger.debug("nbjobs: widget runtime %s opened", _runtime.model_id)
+    return _runtime
