@@ -14,7 +14,8 @@ The script must not run them itself when imported (guard that with the ``__main_
 test, so that ``python SCRIPT.py`` still works).  ``--timeout`` and ``--window`` replace
 each scheduler's own ``timeout`` and ``jobs_window``; ``--dot``/``--svg`` are written
 after the run, whatever its outcome, with each job's status (``graph-1.svg``,
-``graph-2.svg``, ... when there are several schedulers).  ``ARG``s after ``--`` are the
+``graph-2.svg``, ... when there are several schedulers; SVG is drawn by Graphviz's ``dot``
+when it is installed, else in process).  ``ARG``s after ``--`` are the
 script's ``sys.argv[1:]``.
 
 Exit status: 0 when every scheduler succeeded, 1 when one failed (or the script raised),
@@ -28,7 +29,6 @@ import asyncio
 import contextlib
 import os
 import runpy
-import shutil
 import signal
 import sys
 import traceback
@@ -106,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=_positive_float, metavar="T", help="seconds for each run")
     run.add_argument("--window", type=_positive_int, metavar="N", help="run at most N jobs at once")
     run.add_argument("--dot", metavar="FILE", help="write the graph with each job's status as DOT")
-    run.add_argument("--svg", metavar="FILE", help="write it as SVG (needs graphviz's dot)")
+    run.add_argument("--svg", metavar="FILE", help="write it as SVG")
     view_options(run)
 
     demo = commands.add_parser("demo", help="run a small scenario that shows the live view")
@@ -306,8 +306,6 @@ def _export(schedulers: Sequence[PureScheduler], dot: str | None, svg: str | Non
 
 
 def _command_run(options: argparse.Namespace) -> int:
-    if options.svg is not None and shutil.which("dot") is None:
-        raise UsageError("--svg needs graphviz's `dot` program on PATH; install graphviz")
     namespace = load_script(options.script, options.args)
     schedulers = find_schedulers(namespace, where=options.script)
     for scheduler in schedulers:

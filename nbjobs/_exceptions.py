@@ -58,7 +58,12 @@ class JobNotDoneError(NbjobsError, ValueError):
 
 
 class DotNotFoundError(NbjobsError, FileNotFoundError):
-    """The ``dot`` program (Graphviz) is needed for SVG/PNG export and is not installed."""
+    """The ``dot`` program (Graphviz) is needed (for PNG and other formats than SVG, which
+    is drawn without it) and is not installed."""
+
+
+class GraphvizError(NbjobsError, RuntimeError):
+    """Graphviz failed to draw a graph (``dot`` exited with an error, or took too long)."""
 
 
 class RunGoneError(NbjobsError, LookupError):

@@ -1,10 +1,11 @@
-"""The graph drawn by Graphviz's ``dot`` program, as inline SVG for static fallbacks.
+"""The graph drawn by Graphviz, as inline SVG for static fallbacks.
 
 Where the widget cannot run (GitHub, nbviewer, nbconvert, a front-end without the widget
 manager) a notebook shows the HTML of its outputs: the status table, and this picture of
-the DAG with each job's state, when ``dot`` is installed. It is drawn for a run that
-ended or a scheduler at rest (never on each refresh while a run goes on), and for graphs
-small enough to read (and to lay out fast).
+the DAG with each job's state (drawn by ``dot`` when it is installed, else by Graphviz in
+process: see ``_dot.render_svg``). It is drawn for a run that ended or a scheduler at
+rest (never on each refresh while a run goes on), and for graphs small enough to read
+(and to lay out fast).
 
 The SVG goes into the page as markup: job labels reach it escaped twice (for DOT by
 ``_dot``, for XML by Graphviz), and the SVG is checked before use: no script, no
@@ -14,7 +15,6 @@ foreign content, no event handler, no link.
 from __future__ import annotations
 
 import logging
-import shutil
 from typing import Any
 from xml.etree import ElementTree
 
@@ -23,9 +23,9 @@ from ._dot import svg_text
 logger = logging.getLogger("nbjobs")
 
 #: jobs (leaves) at most in a picture: past this, a static picture is unreadable and
-#: ``dot`` takes seconds
+#: Graphviz takes seconds
 PICTURE_MAX_JOBS = 200
-#: seconds ``dot`` may take before the picture is given up
+#: seconds Graphviz may take before the picture is given up
 DOT_TIMEOUT = 10.0
 
 _FORBIDDEN_TAGS = {"script", "foreignobject", "iframe", "object", "embed", "use", "image"}
@@ -56,15 +56,13 @@ def safe_svg(text: str) -> str | None:
 
 def picture_html(scheduler: Any) -> str:
     """An HTML block with the graph's SVG picture, or "" when there is none to give
-    (``dot`` missing, too many jobs, ``dot`` failed, or an SVG that is not safe)."""
-    if shutil.which("dot") is None:
-        return ""
+    (too many jobs, Graphviz failed or was too slow, or an SVG that is not safe)."""
     jobs = scheduler.statistics().total
     if jobs > PICTURE_MAX_JOBS or jobs == 0:
         return ""
     text = svg_text(scheduler, timeout=DOT_TIMEOUT)
     svg = None if text is None else safe_svg(text)
     if svg is None:
-        logger.debug("nbjobs: no picture (dot failed or its SVG was refused)")
+        logger.debug("nbjobs: no picture (Graphviz failed or its SVG was refused)")
         return ""
     return f'<div class="nbjobs-picture" style="overflow:auto;max-height:640px">{svg}</div>'

@@ -1392,7 +1392,8 @@ class PureScheduler:
         return dot_source(self, statuses=statuses)
 
     def graph(self, statuses: bool = True) -> Any:
-        """A ``graphviz.Digraph`` of the jobs (displays as SVG in Jupyter with ``dot``)."""
+        """A ``graphviz.Digraph`` of the jobs; Jupyter shows it as SVG, drawn by Graphviz's
+        ``dot`` when it is installed, else in process (``nbjobs._dot.render_svg``)."""
         from ._dot import digraph
 
         return digraph(self, statuses=statuses)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import shutil
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -34,3 +35,28 @@ def run_checked(main: Callable[[], Awaitable[Any]]) -> Any:
 @pytest.fixture
 def arun() -> Callable[[Callable[[], Awaitable[Any]]], Any]:
     return run_checked
+
+
+@pytest.fixture(params=["dot", "wasm"])
+def renderer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A test that draws SVG runs twice: with Graphviz's ``dot`` (skipped where it is not
+    installed), and with ``dot`` out of sight, where nbjobs must fall back on Graphviz in
+    process by itself (never skipped: that is what pip alone gives)."""
+    monkeypatch.delenv("NBJOBS_GRAPHVIZ", raising=False)
+    if request.param == "dot":
+        if shutil.which("dot") is None:
+            pytest.skip("Graphviz's dot is not installed")
+        monkeypatch.setenv("NBJOBS_GRAPHVIZ", "dot")
+    else:
+        hide_dot(monkeypatch)
+    return str(request.param)
+
+
+def hide_dot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``dot`` look uninstalled (shutil.which is how nbjobs looks for it)."""
+    which = shutil.which
+
+    def without_dot(cmd: str, *args: Any, **kwargs: Any) -> str | None:
+        return None if cmd == "dot" else which(cmd, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "which", without_dot)

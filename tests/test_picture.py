@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from nbjobs import Job, Scheduler, Status
-from nbjobs import _picture as picture_module
+from nbjobs import GraphvizError, Job, Scheduler, Status
+from nbjobs import _dot as dot_module
 from nbjobs._display import LiveView, table_bundle
 from nbjobs._dot import STATUS_COLORS
 from nbjobs._picture import PICTURE_MAX_JOBS, picture_html, safe_svg
 
 XSS = "<img src=x onerror=alert(1)>"
-
-needs_dot = pytest.mark.skipif(
-    shutil.which("dot") is None, reason="Graphviz's dot is not installed"
-)
 
 
 async def noop() -> None:
@@ -33,9 +28,8 @@ def small() -> Scheduler:
     return s
 
 
-@needs_dot
 def test_a_finished_run_is_pictured_with_its_states_and_labels_as_text(
-    arun: Callable[..., Any],
+    arun: Callable[..., Any], renderer: str
 ) -> None:
     s = small()
     assert "<svg" not in table_bundle(s, full=None)["text/html"]  # not asked for
@@ -50,8 +44,9 @@ def test_a_finished_run_is_pictured_with_its_states_and_labels_as_text(
     assert picture.count(f'fill="{STATUS_COLORS[Status.SUCCEEDED]}"') == 2
 
 
-@needs_dot
-def test_no_picture_while_running_or_for_a_big_graph(arun: Callable[..., Any]) -> None:
+def test_no_picture_while_running_or_for_a_big_graph(
+    arun: Callable[..., Any], renderer: str
+) -> None:
     async def main() -> None:
         s = small()
         gate = asyncio.Event()
@@ -72,13 +67,25 @@ def test_no_picture_while_running_or_for_a_big_graph(arun: Callable[..., Any]) -
     assert picture_html(Scheduler(view=False)) == ""
 
 
-def test_no_picture_without_dot(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(picture_module.shutil, "which", lambda name: None)
+def test_no_picture_when_graphviz_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing(source: str, timeout: float | None = None) -> str:
+        raise GraphvizError("Graphviz's dot took longer than 10 s to draw the graph")
+
+    monkeypatch.setattr(dot_module, "render_svg", failing)
     assert picture_html(small()) == ""
 
 
-@needs_dot
-def test_a_scheduler_at_rest_is_displayed_with_its_picture(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_svg_refused_as_unsafe_is_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    def hostile(source: str, timeout: float | None = None) -> str:
+        return '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"></svg>'
+
+    monkeypatch.setattr(dot_module, "render_svg", hostile)
+    assert picture_html(small()) == ""
+
+
+def test_a_scheduler_at_rest_is_displayed_with_its_picture(
+    monkeypatch: pytest.MonkeyPatch, renderer: str
+) -> None:
     shown: list[dict[str, Any]] = []
 
     class Display:
