@@ -15,12 +15,21 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
 
 from .conftest import ARTIFACTS, KernelSide, PageLog, kernel_ids, open_page
 from .lab import Lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+
+def expect(*args: Any, **kwargs: Any) -> Any:
+    """Playwright's ``expect``, imported when a test uses it: without playwright
+    (``pip install -e .[test]``) this module is still collected, and its tests skip
+    through ``browser_ready`` saying why (or fail under CI)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(*args, **kwargs)
+
 
 XSS = "<img src=x onerror=alert(1)>"
 
