@@ -11,7 +11,10 @@ first on its path), then is cleaned for reading on GitHub:
   table it also carries as text/html and text/plain: that is what GitHub shows;
 - what depends on the machine is normalized: a cell's temporary file becomes
   ``notebook cell``, other files keep their last two components (``.../asyncio/tasks.py``),
-  memory addresses (in the plain-text repr of a graph, say) become ``0x...``.
+  memory addresses (in the plain-text repr of a graph, say) become ``0x...``. Graphs are
+  drawn by Graphviz in process (``NBJOBS_GRAPHVIZ=wasm``, unless set otherwise), not by
+  the machine's ``dot``, whose version and fonts vary: a rebuild on another machine saves
+  the same pictures.
 
 It then reports outputs that could not be reproduced elsewhere (clock times, absolute
 paths): change the notebook so that it does not show them.
@@ -132,6 +135,7 @@ def build(path: Path) -> list[str]:
     nb = nbformat.read(path, as_version=4)
     env_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     os.environ["PYTHONPATH"] = env_path
+    os.environ.setdefault("NBJOBS_GRAPHVIZ", "wasm")
     # the kernel runs on this interpreter, as under pytest (nbval's "parent env" kernel)
     km = KernelManager(
         kernel_name=CURRENT_ENV_KERNEL_NAME, kernel_spec_manager=NbvalKernelspecManager()
