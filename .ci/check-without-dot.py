@@ -1,0 +1,39 @@
+"""Read the JUnit XML of the test run without Graphviz's dot (.ci/run): fail unless every
+test of the in-process renderer (``[wasm]``) and every notebook cell ran, none skipped.
+
+    python .ci/check-without-dot.py ci-artifacts/without-dot.xml
+"""
+
+from __future__ import annotations
+
+import sys
+from xml.etree import ElementTree
+
+
+def main(path: str) -> int:
+    cases = list(ElementTree.parse(path).iter("testcase"))
+    watched = [
+        case
+        for case in cases
+        if case.get("name", "").endswith("[wasm]")
+        or (case.get("classname") or "").endswith(".ipynb")
+    ]
+    skipped = [
+        f"{case.get('classname')}::{case.get('name')}"
+        for case in watched
+        if case.find("skipped") is not None
+    ]
+    wasm = sum(1 for case in watched if case.get("name", "").endswith("[wasm]"))
+    cells = len(watched) - wasm
+    print(f"without dot: {wasm} in-process renderer tests, {cells} notebook cells")
+    if not wasm or not cells:
+        print("without dot: expected both, found none of one", file=sys.stderr)
+        return 1
+    if skipped:
+        print("without dot: skipped, and must not be:", *skipped, sep="\n  ", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
