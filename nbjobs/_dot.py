@@ -26,6 +26,8 @@ from ._exceptions import DotNotFoundError, GraphvizError
 from ._job import AbstractJob, Status
 
 if TYPE_CHECKING:
+    import wasmtime
+
     from ._scheduler import PureScheduler
 
 logger = logging.getLogger("nbjobs")
@@ -284,11 +286,11 @@ def _render_with_dot(program: str, source: str, timeout: float | None) -> str:
 class _Compiled:
     """Graphviz's WebAssembly module compiled for this process, and its engine.
 
-    Compiling is the slow part (most of a second), so it is done once, at first use, and
-    kept. Nothing else is: each drawing instantiates the module in a store of its own,
-    dropped when it returns, so a long-lived kernel does not hold the memory its largest
-    graph needed, and threads never share a store (wasmtime's engines and compiled modules
-    may be used from several threads at once; a store may not).
+    Compiling is the slow part by far, so it is done once, at first use, and kept.
+    Nothing else is: each drawing instantiates the module in a store of its own, dropped
+    when it returns, so a long-lived kernel does not hold the memory its largest graph
+    needed, and threads never share a store (wasmtime's engines and compiled modules may
+    be used from several threads at once; a store may not).
     """
 
     def __init__(self) -> None:
@@ -349,6 +351,8 @@ def _render_in_process(source: str, timeout: float | None) -> str:
             timer.daemon = True
         try:
             return _draw(compiled, source, timer)
+        except wasmtime.WasmtimeError as exc:  # out of memory, say
+            raise GraphvizError(f"Graphviz (in process) failed: {exc}") from exc
         except wasmtime.Trap as exc:
             if exc.trap_code != wasmtime.TrapCode.INTERRUPT:
                 raise GraphvizError(f"Graphviz (in process) crashed: {exc.message}") from exc
@@ -371,6 +375,18 @@ def _draw(compiled: _Compiled, source: str, timer: threading.Timer | None) -> st
     import wasmtime
 
     store = wasmtime.Store(compiled.engine)
+    try:
+        return _draw_in(store, compiled, source, timer)
+    finally:
+        # the instance's memory goes now, even while a traceback still holds this frame
+        store.close()
+
+
+def _draw_in(
+    store: wasmtime.Store, compiled: _Compiled, source: str, timer: threading.Timer | None
+) -> str:
+    import wasmtime
+
     # No stdio: Graphviz's own prints must not reach the user's stdout or stderr.
     store.set_wasi(wasmtime.WasiConfig())
     # until the drawing itself: instantiation runs code too, with the epoch checked
@@ -406,13 +422,13 @@ def _draw(compiled: _Compiled, source: str, timer: threading.Timer | None) -> st
     if output == 0:
         error = last_error(store)
         assert isinstance(error, int)
-        message = bytes(memory.read(store, error, error + 4096)).split(b"\0", 1)[0]
+        end = min(error + 4096, memory.data_len(store))
+        message = bytes(memory.read(store, error, end)).split(b"\0", 1)[0]
         raise GraphvizError(
             "Graphviz (in process) could not draw the graph: "
             + (message.decode("utf-8", errors="replace") or "no reason given")
         )
     length = int.from_bytes(memory.read(store, length_at, length_at + 4), "little")
-    # the store, and the instance's memory with it, goes when this returns
     return bytes(memory.read(store, output, output + length)).decode("utf-8", errors="replace")
 
 
