@@ -221,11 +221,25 @@ def test_forever_jobs_are_cancelled_at_the_end() -> None:
 
 def test_only_forever_jobs_run_until_they_end() -> None:
     async def short() -> int:
-        await asyncio.sleep(0.001)
+        await asyncio.sleep(0.05)
         return 3
 
-    s = Scheduler(Job(short, forever=True))
-    assert run_checked(s.co_run) is True
+    job = Job(short, forever=True)
+    s = Scheduler(job)
+
+    async def main() -> tuple[bool, float]:
+        loop = asyncio.get_running_loop()
+        begin = loop.time()
+        ok = await s.co_run()
+        return ok, loop.time() - begin
+
+    ok, elapsed = run_checked(main)
+    assert ok is True
+    # the run waited for the forever job, which ended by itself (not stopped at the end)
+    assert job.status is Status.SUCCEEDED
+    assert job.result() == 3
+    assert job.duration is not None and job.duration >= 0.045
+    assert elapsed >= 0.045
 
 
 def test_empty_scheduler_returns_true() -> None:
@@ -388,10 +402,26 @@ def test_shutdown_hook_that_hangs_is_cancelled_after_shutdown_timeout() -> None:
             return None
 
         async def co_shutdown(self) -> None:
-            await asyncio.sleep(10)
+            try:
+                await asyncio.sleep(1)
+            except asyncio.CancelledError:
+                cancelled.append(asyncio.get_running_loop().time())
+                raise
 
-    s = Scheduler(Stuck(), shutdown_timeout=0.01)
-    assert run_checked(s.co_run)
+    cancelled: list[float] = []
+    s = Scheduler(Stuck(), shutdown_timeout=0.2)
+
+    async def main() -> tuple[bool, float, float]:
+        loop = asyncio.get_running_loop()
+        begin = loop.time()
+        ok = await s.co_run()
+        return ok, begin, loop.time()
+
+    ok, begin, end = run_checked(main)
+    assert ok is True  # the run's outcome; the shutdown's own is logged
+    assert len(cancelled) == 1  # the hook was cut, not left to finish its second
+    assert 0.19 <= cancelled[0] - begin < 0.35, cancelled[0] - begin
+    assert 0.19 <= end - begin < 0.35, end - begin
 
 
 def test_rerun_reruns_only_what_did_not_succeed() -> None:
