@@ -35,6 +35,16 @@ OK, FAIL, HANG, FOREVER = "ok", "fail", "hang", "forever"
 HANG_SECONDS = 10.0
 HANG_TIMEOUT = 0.1
 GENEROUS_TIMEOUT = 5.0
+# asynciojobs 0.21.3 itself sometimes never returns from co_run() on scenarios with a window
+# and a non-critical failure (7 of 150 runs of a hypothesis test hung): _fix_up() keeps
+# them runnable in principle, yet its window can still deadlock. So each reference run is
+# bounded (far above what a scenario takes: tens of ms; below GENEROUS_TIMEOUT, so a
+# deadlock is never mistaken for that timeout). A reference that did not return in time
+# leaves nothing to compare with: nbjobs' run is then checked only against what the
+# scenario alone predicts (check_own), never counted as agreeing with asynciojobs.
+REFERENCE_LIMIT = 2.0
+# nbjobs must return: a run of its own that does not is a failure
+NBJOBS_LIMIT = 10.0
 
 
 class BoomError(Exception):
@@ -266,26 +276,75 @@ def observe(job: Any) -> tuple[bool, Any, str | None]:
     return done, result, type(exc).__name__ if exc is not None else None
 
 
-def run(lib: Any, spec: SchedSpec) -> tuple[tuple[str, Any], dict[str, Any]]:
+Outcome = tuple[tuple[str, Any], dict[str, Any]]
+
+
+def run(lib: Any, spec: SchedSpec, limit: float) -> Outcome | None:
+    """(what co_run() did, what each job shows after), or None if co_run() did not
+    return within ``limit`` seconds (then it is cancelled)."""
     named: dict[str, Any] = {}
     sched = build(lib, spec, named)
+
+    async def bounded() -> tuple[bool, Any]:
+        try:
+            async with asyncio.timeout(limit) as bound:
+                return True, await sched.co_run()
+        except TimeoutError:
+            if bound.expired():
+                return False, None
+            raise  # the scenario's own timeout, raised by a critical Scheduler
+
     try:
-        outcome: tuple[str, Any] = ("returned", asyncio.run(sched.co_run()))
+        returned, value = asyncio.run(bounded())
+        outcome: tuple[str, Any] = ("returned", value)
     except Exception as exc:
-        outcome = ("raised", type(exc).__name__)
+        returned, outcome = True, ("raised", type(exc).__name__)
     observed = {name: observe(job) for name, job in named.items()}
     # as asynciojobs' own tests do: no "never awaited" warning for jobs that never started
     sched.close_all_jobs()
-    return outcome, observed
+    return (outcome, observed) if returned else None
+
+
+def _job_specs(sched: SchedSpec) -> list[JobSpec]:
+    found: list[JobSpec] = []
+    for unit in sched.units:
+        if isinstance(unit, JobSpec):
+            found.append(unit)
+        else:
+            found.extend(_job_specs(unit))
+    return found
+
+
+def check_own(who: str, spec: SchedSpec, fates: dict[str, bool], ran: Outcome) -> None:
+    """What the scenario alone says of a run, whichever library ran it (checked on both,
+    so that a wrong prediction shows up against asynciojobs)."""
+    outcome, observed = ran
+    for name, done in fates.items():
+        assert observed[name][0] is done, f"{who}: {name} is_done() is not {done}: {spec}"
+    for job in _job_specs(spec):
+        done, result, raised = observed[job.name]
+        if job.kind == FAIL and raised is not None:
+            assert raised == "BoomError", f"{who}: {job.name} raised {raised}: {spec}"
+        elif done and raised is None:
+            assert result == f"result of {job.name}", f"{who}: {job.name} -> {result!r}"
+        else:
+            assert job.kind != OK or not done, f"{who}: {job.name} {observed[job.name]}"
+    hangs = any(unit.kind == HANG for unit in _job_specs(spec))
+    if not hangs and not _critical_failures(spec):
+        assert outcome == ("returned", True), f"{who}: co_run() {outcome}: {spec}"
 
 
 def compare(spec: SchedSpec) -> None:
     fates = certain_fates(spec)
-    ref_outcome, ref = run(asynciojobs, spec)
-    outcome, got = run(nbjobs, spec)
-    # the prediction holds for the reference, or the scenario is not deterministic
-    for name, done in fates.items():
-        assert ref[name][0] is done, f"asynciojobs: {name} is_done() is not {done}: {spec}"
+    reference = run(asynciojobs, spec, REFERENCE_LIMIT)
+    mine = run(nbjobs, spec, NBJOBS_LIMIT)
+    assert mine is not None, f"nbjobs: co_run() did not return within {NBJOBS_LIMIT}s: {spec}"
+    check_own("nbjobs", spec, fates, mine)
+    if reference is None:
+        return  # asynciojobs deadlocked (see REFERENCE_LIMIT): nothing to compare with
+    # the predictions hold for the reference, or the scenario is not deterministic
+    check_own("asynciojobs", spec, fates, reference)
+    (ref_outcome, ref), (outcome, got) = reference, mine
     assert outcome == ref_outcome, f"co_run(): nbjobs {outcome}, asynciojobs {ref_outcome}"
     differ = {name: (ref[name], got[name]) for name in fates if ref[name] != got[name]}
     assert not differ, f"(asynciojobs, nbjobs) differ: {differ}"
@@ -358,3 +417,13 @@ def test_fixed_nested_critical_and_not() -> None:
             requires=[0],
         )
         compare(SchedSpec("top", [_job("a"), nested, _job("after", OK, True, 1)], critical=outer))
+
+
+def test_a_run_that_does_not_return_in_time_is_cut_and_reported_as_such() -> None:
+    # no timeout of its own: the hanging job holds the run for HANG_SECONDS
+    spec = SchedSpec("top", [_job("a"), _job("h", HANG, False, 0)])
+    assert run(asynciojobs, spec, 0.05) is None
+    assert run(nbjobs, spec, 0.05) is None
+    # the scenario's own timeout, raised by a critical Scheduler, is an outcome
+    spec.timeout = 0.05
+    assert run(asynciojobs, spec, REFERENCE_LIMIT) == run(nbjobs, spec, NBJOBS_LIMIT)
