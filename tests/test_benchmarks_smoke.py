@@ -16,6 +16,7 @@ if str(Path(__file__).resolve().parents[1]) not in sys.path:
 
 from benchmarks import dags, run
 from benchmarks.runners import RUNNERS, Trace, check_trace
+from tests.browser.support import need
 
 N = 60
 
@@ -199,16 +200,14 @@ def test_instruction_worker_builds_and_runs_a_cell(capsys: pytest.CaptureFixture
 
 
 def test_instruction_counts_of_a_run_come_from_callgrind() -> None:
-    import os
     import shutil
 
     from benchmarks import instructions
 
     valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI installs valgrind: the instruction benchmark must be checked there")
-        pytest.skip("valgrind is not installed (Debian: apt-get install valgrind)")
+    # CI installs valgrind: the instruction benchmark must be checked there
+    need(valgrind is not None, "valgrind is not installed (Debian: apt-get install valgrind)")
+    assert valgrind is not None
     cell = run.Cell("chain", 200, None)
     per_job = instructions.per_job("minimal", cell, valgrind)
     # a job is tens of thousands of instructions of asyncio (create_task, two steps):

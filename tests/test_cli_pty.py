@@ -16,6 +16,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from tests.browser.support import need
+
 ROOT = Path(__file__).resolve().parent.parent
 STAMP = r"\d\d:\d\d:\d\d\.\d{3}"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\x1b[=>]")
@@ -323,8 +325,7 @@ class Tmux:
 
 @pytest.fixture
 def tmux(tmp_path: Path) -> Iterator[Callable[..., Tmux]]:
-    if shutil.which("tmux") is None:
-        pytest.skip("tmux is not installed")
+    need(shutil.which("tmux") is not None, "tmux is not installed")
     servers: list[Tmux] = []
 
     def make(rows: int = 40, cols: int = 100) -> Tmux:

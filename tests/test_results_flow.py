@@ -173,7 +173,8 @@ def test_rerun_passes_stored_results_to_consumers() -> None:
 
 
 def test_widget_graph_marks_data_edges() -> None:
-    widget = pytest.importorskip("nbjobs._widget")
+    from nbjobs import _widget as widget
+
     a = Job(fetch, 1)
     b = Job(fetch, 2)
     c = Job(add, a, required=b)
