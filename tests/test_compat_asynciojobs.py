@@ -1675,7 +1675,8 @@ def test_watch(lib: Any, capsys: pytest.CaptureFixture[str]) -> None:
     lib.Watch(show_elapsed=False)
     assert capsys.readouterr().out == ""
     lib.Watch("both", show_wall_clock=True)
-    assert re.fullmatch(r"000\.000  both\n\d\d:\d\d:\d\d\.\d{3} both\n", capsys.readouterr().out)
+    # a loaded machine may take a few milliseconds between the two lines
+    assert re.fullmatch(r"000\.0\d\d  both\n\d\d:\d\d:\d\d\.\d{3} both\n", capsys.readouterr().out)
 
 
 def test_set_debug_is_exported(lib: Any) -> None:
