@@ -25,7 +25,6 @@ import contextlib
 import importlib
 import inspect
 import logging
-import shutil
 from collections.abc import Iterable
 from typing import Any
 
@@ -301,11 +300,9 @@ class Orchestration:
         widget = None if self.args.text else make_widget(scheduler)
         if widget is not None:
             display(widget)
-        elif shutil.which("dot"):
-            display(scheduler.graph(statuses=False))
         else:
-            # no Graphviz to lay it out here: the DOT text is still the graph
-            display({"text/plain": scheduler.dot_format(statuses=False)}, raw=True)
+            # an SVG picture, drawn by dot or in process (no system program needed)
+            display(scheduler.graph(statuses=False))
         scheduler.close_all_jobs()
 
     async def finish(self) -> Any:
