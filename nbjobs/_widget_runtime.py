@@ -37,6 +37,18 @@ class WidgetRuntime(ipywidgets.Widget):  # type: ignore[misc]
     # a plain WidgetModel of @jupyter-widgets/base: the page needs no code to hold it
     bundle = traitlets.Bytes(b"").tag(sync=True)
 
+    _last_id: str | None = None
+
+    @property
+    def model_id(self) -> str | None:
+        # A closed runtime keeps its id: the widgets that name it must still serialize.
+        # ipywidgets' own model_id raises once the comm is gone, and a page that reconnects
+        # asks the kernel for every open widget's state in one request, which would then
+        # fail for all of them; with the id, the page's loader asks for the live runtime.
+        if self.comm is not None:
+            self._last_id = self.comm.comm_id
+        return self._last_id
+
 
 _runtime: WidgetRuntime | None = None
 

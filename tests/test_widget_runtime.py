@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from ipywidgets.widgets.widget import _instances
 
 from nbjobs import Job, Scheduler
 from nbjobs import _widget_runtime as widget_runtime_module
@@ -83,6 +84,7 @@ def test_two_widgets_share_one_runtime_whose_bundle_is_sent_once(
     first = DagWidget(demo()[0])
     second = DagWidget(demo()[0])
     runtime = widget_runtime()
+    assert _instances[runtime.model_id] is runtime
     assert first._runtime is second._runtime is runtime
     reference = f"IPY_MODEL_{runtime.model_id}"
     assert opened(rec(first))["_runtime"] == opened(rec(second))["_runtime"] == reference
@@ -103,7 +105,13 @@ def test_a_closed_runtime_is_made_again_and_named_to_a_page_that_asks(
 ) -> None:
     w = DagWidget(demo()[0])
     old = widget_runtime()
+    closed = old.model_id
     old.close()
+    # the widget still serializes, naming the closed runtime: a page restoring it asks the
+    # kernel for every open widget's state at once, and one failure would fail them all
+    assert w.get_state()["_runtime"] == f"IPY_MODEL_{closed}"
+    # and it is gone from the widgets a reconnecting page gets (whatever the id it kept)
+    assert old not in _instances.values()
     request(w, {"type": "runtime"})
     new = widget_runtime()
     assert new is not old and new.comm is not None

@@ -221,6 +221,34 @@ def test_a_page_reloaded_during_a_run_shows_it_again_and_follows_it(
     assert [e for e in page_log.errors if "nbjobs" in e or "pageerror" in e] == []
 
 
+def test_a_runtime_closed_in_the_kernel_is_made_again_for_a_reloaded_page(
+    page: Any, page_log: PageLog, lab: Lab, kernels: list[KernelSide]
+) -> None:
+    """Whatever closed the runtime model (``Widget.close_all()``, say), a page opened
+    afterwards finds the view: the loader asks the widget's kernel, which makes a new one."""
+    kernel = run_all(page, lab, "closed.ipynb", RELOADED)
+    kernels.append(kernel)
+    page.wait_for_function(ALL_PROMPTS_DONE, timeout=60_000)
+    ids: dict[str, int] = kernel.value("json.dumps(ids)")
+    wait_states(page, {ids["a"]: "running", ids["c"]: "succeeded"})
+    closed = kernel.value("json.dumps(w._runtime.model_id)")
+    kernel.run("w._runtime.close()")
+    page.locator(".jp-Notebook").first.click()
+    page.keyboard.press("Control+s")
+    page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')", timeout=30_000)
+    page.reload()
+    page.locator("#jp-main-statusbar").get_by_text("Idle").first.wait_for(timeout=60_000)
+    page.locator(".nbjobs-dag").and_(page.locator('[data-ready="true"]')).wait_for(timeout=60_000)
+    wait_states(page, {ids["a"]: "running", ids["b"]: "idle", ids["c"]: "succeeded"})
+    live = kernel.value("json.dumps(w._runtime.model_id)")
+    assert live != closed
+    assert kernel.value("json.dumps(w._runtime.comm is not None)") is True
+    kernel.run("gate.set()")
+    wait_states(page, {ids["a"]: "succeeded", ids["b"]: "succeeded"})
+    assert page_log.outside == []
+    assert [e for e in page_log.errors if "pageerror" in e] == []
+
+
 SAVED = [
     cell(
         """
