@@ -3,11 +3,14 @@
 A DagWidget's own module (its ``_esm``, ``static/widget.js``) is a small loader. The view it
 loads (``static/runtime.js``: the widget's code, the layout worker and Graphviz's
 WebAssembly) is the ``bundle`` trait of one kernel-wide :class:`WidgetRuntime`, a plain
-ipywidgets model without a view, which each DagWidget names in its ``_runtime`` trait.
-ipywidgets sends a ``bytes`` trait as a binary buffer, so the bundle crosses the websocket
-as it is, once, when the runtime's comm opens; a notebook saved with its widget state holds
-it once too (base64), and every widget's state refers to it. In the page, the first widget
-imports the bundle and the others reuse that import (``js/src/loader.ts``).
+ipywidgets model without a view, which each DagWidget names in its ``_runtime`` trait. The
+bundle crosses the websocket once, when the runtime's comm opens; a notebook saved with its
+widget state holds it once, and every widget's state refers to it. In the page, the first
+widget imports the bundle and the others reuse that import (``js/src/loader.ts``).
+
+The bundle is text, not ``bytes``: ipywidgets would send bytes as a binary buffer, no
+smaller on the websocket than the JSON string (the bundle is UTF-8 with few characters to
+escape), but a saved notebook stores buffers in base64, a third bigger.
 
 The runtime holds the bundle and nothing else: no widget, no scheduler.
 """
@@ -35,7 +38,7 @@ class WidgetRuntime(ipywidgets.Widget):  # type: ignore[misc]
     """
 
     # a plain WidgetModel of @jupyter-widgets/base: the page needs no code to hold it
-    bundle = traitlets.Bytes(b"").tag(sync=True)
+    bundle = traitlets.Unicode("").tag(sync=True)
 
     _last_id: str | None = None
 
@@ -57,6 +60,6 @@ def widget_runtime() -> WidgetRuntime:
     """The kernel's runtime model, opened on first use and again after a ``close()``."""
     global _runtime
     if _runtime is None or _runtime.comm is None:
-        _runtime = WidgetRuntime(bundle=RUNTIME_BUNDLE.read_bytes())
+        _runtime = WidgetRuntime(bundle=RUNTIME_BUNDLE.read_text(encoding="utf-8"))
         logger.debug("nbjobs: widget runtime %s opened", _runtime.model_id)
     return _runtime

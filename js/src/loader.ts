@@ -1,7 +1,7 @@
 // The module anywidget loads for every DagWidget (its `_esm`), kept small because each
 // widget's comm_open carries it, and a notebook saved with its widget state holds it once
 // per widget. The view itself (runtime.js: the widget's code, the layout worker and
-// Graphviz's WebAssembly) reaches the page once: it is the binary `bundle` trait of one
+// Graphviz's WebAssembly) reaches the page once: it is the `bundle` trait of one
 // kernel-wide model (nbjobs/_widget_runtime.py) that each DagWidget names in its
 // `_runtime` trait. The first widget of the page imports it; the others reuse that import,
 // kept on globalThis under a key that changes with the bundle, so that two versions of
@@ -40,12 +40,10 @@ function modelId(reference: unknown): string {
   return reference.slice(REFERENCE.length);
 }
 
-/** The bundle's bytes as the widget manager gives them: a DataView from the kernel or
- * from a saved notebook's state. */
-function bundleBytes(value: unknown): BlobPart {
-  if (value instanceof DataView || value instanceof ArrayBuffer || ArrayBuffer.isView(value)) {
-    return value as BlobPart;
-  }
+/** The bundle as the widget manager gives it: text (binary data is accepted too). */
+function bundleSource(value: unknown): BlobPart {
+  if (typeof value === "string" && value !== "") return value;
+  if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return value as BlobPart;
   throw new Error("nbjobs: the runtime model holds no bundle");
 }
 
@@ -82,7 +80,7 @@ async function loadView(model: AnyModel<Traits>): Promise<ViewModule> {
   } catch {
     runtime = await manager.get_model<RuntimeTraits>(modelId(await askRuntime(model)));
   }
-  const url = URL.createObjectURL(new Blob([bundleBytes(runtime.get("bundle"))], { type: "text/javascript" }));
+  const url = URL.createObjectURL(new Blob([bundleSource(runtime.get("bundle"))], { type: "text/javascript" }));
   try {
     return (await import(/* @vite-ignore */ url)) as ViewModule;
   } finally {

@@ -42,8 +42,7 @@ function fakeModel(ref: string, models: Record<string, AnyModel> | null, pending
 }
 
 function runtimeModel(source: string): AnyModel {
-  const bytes = new TextEncoder().encode(source);
-  return { get: () => new DataView(bytes.buffer) } as unknown as AnyModel;
+  return { get: () => source } as unknown as AnyModel;
 }
 
 afterEach(() => {

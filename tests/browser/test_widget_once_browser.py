@@ -5,15 +5,14 @@ with its widget state shows its widgets again from that state (which holds the c
 
 from __future__ import annotations
 
-import base64
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .conftest import KernelSide, PageLog, open_page
 from .lab import Lab
+from .support import RUNTIME
 from .test_widget_browser import (
     ALL_PROMPTS_DONE,
     cell,
@@ -316,15 +315,12 @@ def test_a_notebook_saved_with_its_widget_state_shows_the_widgets_again(
     path = lab.root / "saved.ipynb"
     models = saved["state"]
     dags = {k: m["state"] for k, m in models.items() if m["state"].get("graph_json")}
-    holders = {k: m for k, m in models.items() if m.get("buffers")}
+    holders = {k: m for k, m in models.items() if m["state"].get("bundle")}
     assert len(dags) == 2
     # the view's code is in the notebook once, as the runtime model both widgets name
     [(runtime_id, runtime)] = holders.items()
-    [buffer] = runtime["buffers"]
-    assert (
-        base64.b64decode(buffer["data"])
-        == (Path(__file__).resolve().parents[2] / "nbjobs" / "static" / "runtime.js").read_bytes()
-    )
+    assert runtime["state"]["bundle"] == RUNTIME.read_text(encoding="utf-8")
+    assert not any(m.get("buffers") for m in models.values())
     for dag in dags.values():
         assert dag["_runtime"] == f"IPY_MODEL_{runtime_id}"
         assert len(dag["_esm"].encode()) < 16 * KIB
