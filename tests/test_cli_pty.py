@@ -1,22 +1,21 @@
-"""The command in a real pseudo-terminal (pexpect): the live screen, Ctrl-C, and pipes."""
+"""The command in a real pseudo-terminal (pexpect): the live screen, Ctrl-C, and pipes.
+
+What the screen shows once the live display's redraws are applied is read from a VT100
+terminal emulator in pure Python (pyte), fed everything the command wrote."""
 
 from __future__ import annotations
 
 import os
 import re
-import shlex
-import shutil
 import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pexpect
+import pyte
 import pytest
-
-from tests.browser.support import need
 
 ROOT = Path(__file__).resolve().parent.parent
 STAMP = r"\d\d:\d\d:\d\d\.\d{3}"
@@ -281,74 +280,53 @@ def test_run_exit_status_1_on_failure_in_a_terminal(tmp_path: Path, flag: str | 
     assert "OSError: disk full" in text
 
 
-class Tmux:
-    """A private tmux server whose pane is a real terminal screen to read back."""
+class Terminal:
+    """The command in a pseudo-terminal, and the screen a VT100 terminal (pyte) shows of
+    what it wrote: what a user would see, once the live display's redraws are applied."""
 
-    def __init__(self, tmp_path: Path, rows: int, cols: int) -> None:
-        self.socket = str(tmp_path / "tmux.sock")
-        self.rows, self.cols = rows, cols
+    def __init__(self, *args: str, rows: int, cols: int) -> None:
+        self.child = spawn(*args, rows=rows, cols=cols)
+        self.screen = pyte.Screen(cols, rows)
+        self.stream = pyte.Stream(self.screen)
 
-    def tmux(self, *args: str) -> str:
-        done = subprocess.run(
-            ["tmux", "-S", self.socket, "-f", os.devnull, *args],
-            env=environment(),
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-        return done.stdout
+    def lines(self) -> list[str]:
+        lines = [line.rstrip() for line in self.screen.display]
+        while lines and not lines[-1]:
+            lines.pop()
+        return lines
 
-    def start(self, command: str) -> None:
-        self.tmux(
-            "new-session", "-d", "-x", str(self.cols), "-y", str(self.rows), "-c", str(ROOT),
-            f"{command}; echo EXIT=$?; sleep 60",
-        )  # fmt: skip
+    def _read(self) -> bool:
+        """Apply the next output to the screen; False once the command has ended."""
+        try:
+            self.stream.feed(self.child.read_nonblocking(65536, timeout=self.child.timeout))
+        except pexpect.EOF:
+            return False
+        except pexpect.TIMEOUT:
+            pytest.fail("nothing written for 30 s:\n" + "\n".join(self.lines()))
+        return True
 
-    def screen(self) -> list[str]:
-        return self.tmux("capture-pane", "-p", "-t", "0").rstrip("\n").split("\n")
+    def wait_for(self, text: str) -> list[str]:
+        while not any(text in line for line in self.lines()):
+            assert self._read(), f"{text!r} never showed:\n" + "\n".join(self.lines())
+        return self.lines()
 
-    def wait_for(self, text: str, timeout: float = 10.0) -> list[str]:
-        deadline = time.monotonic() + timeout
-        while True:
-            lines = self.screen()
-            if any(text in line for line in lines):
-                return lines
-            assert time.monotonic() < deadline, f"{text!r} never showed:\n" + "\n".join(lines)
-            time.sleep(0.02)
-
-    def close(self) -> None:
-        subprocess.run(
-            ["tmux", "-S", self.socket, "kill-server"], capture_output=True, timeout=10, check=False
-        )
+    def finish(self) -> tuple[list[str], int]:
+        """The screen once the command has ended, and its exit status."""
+        while self._read():
+            pass
+        self.child.close()
+        assert self.child.exitstatus is not None, f"killed by signal {self.child.signalstatus}"
+        return self.lines(), self.child.exitstatus
 
 
-@pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[Callable[..., Tmux]]:
-    need(shutil.which("tmux") is not None, "tmux is not installed")
-    servers: list[Tmux] = []
-
-    def make(rows: int = 40, cols: int = 100) -> Tmux:
-        server = Tmux(tmp_path, rows, cols)
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.close()
-
-
-def test_screen_after_ctrl_c_holds_one_clean_final_frame(
-    tmp_path: Path, tmux: Callable[..., Tmux]
-) -> None:
+def test_screen_after_ctrl_c_holds_one_clean_final_frame(tmp_path: Path) -> None:
     script = write_script(tmp_path / "long.py", LONG)
-    term = tmux(rows=40, cols=100)
-    term.start(f"{shlex.quote(sys.executable)} -m nbjobs run {shlex.quote(script)}")
+    term = Terminal("-m", "nbjobs", "run", script, rows=40, cols=100)
     term.wait_for("slow 2 started")
     term.wait_for("slow two")
-    term.tmux("send-keys", "-t", "0", "C-c")
-    screen = term.wait_for("EXIT=")
-    assert "EXIT=130" in screen
+    term.child.sendintr()
+    screen, status = term.finish()
+    assert status == 130, "\n".join(screen)
     # The terminal would echo ^C at the cursor and shift the display by a line, leaving a
     # stale copy of its first line behind: the view turns echo off while it draws.
     headers = [line for line in screen if line.startswith("long ━")]
