@@ -42,6 +42,9 @@ from benchmarks.runners import RUNNERS, sleep_body
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
+#: fewer instructions per job than this is no run: an asyncio task alone (create_task, two
+#: steps) costs tens of thousands; a count of the build alone, or of nothing, would be here
+TOO_FEW = 1_000
 
 
 def worker(runner_name: str, cell: Cell, run: bool) -> int:
@@ -156,6 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for key, future in futures.items():
             results[key] = future.result()
             print(f"{key[1].label()} {key[0]}: {results[key]:.0f} per job", file=sys.stderr)
+    too_few = [f"{c.label()} {r}" for (r, c), value in results.items() if value < TOO_FEW]
+    if too_few:
+        print(f"fewer than {TOO_FEW} instructions per job, not a run:", *too_few, file=sys.stderr)
+        return 1
     table = render(results, [r for r in runners if any(k[0] == r for k in results)])
     print(table)
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import sys
 from pathlib import Path
 
@@ -16,7 +17,6 @@ if str(Path(__file__).resolve().parents[1]) not in sys.path:
 
 from benchmarks import dags, run
 from benchmarks.runners import RUNNERS, Trace, check_trace
-from tests.browser.support import need
 
 N = 60
 
@@ -199,19 +199,67 @@ def test_instruction_worker_builds_and_runs_a_cell(capsys: pytest.CaptureFixture
     assert instructions.worker("minimal", cell, run=False) == 0
 
 
-def test_instruction_counts_of_a_run_come_from_callgrind() -> None:
-    import shutil
+# valgrind, as far as benchmarks.instructions sees it: the options it is given, the command
+# run (the worker, for real), its exit status, and callgrind's count on stderr: a million
+# instructions for the process, plus 50,000 a job when the worker runs the graph. (The
+# real valgrind is a system program: CI runs the benchmark under it, after the tests.)
+FAKE_VALGRIND = """\
+#!{python}
+import json, subprocess, sys
+tool, out, *command = sys.argv[1:]
+assert tool == "--tool=callgrind" and out.startswith("--callgrind-out-file="), sys.argv
+_, _, n, _, run = json.loads(command[command.index("--worker") + 1])
+status = subprocess.run(command, check=False).returncode
+per_job = {per_job}
+print(f"==1== Collected : {{1_000_000 + (n * per_job if run else 0)}}", file=sys.stderr)
+sys.exit(status)
+"""
 
+
+def fake_valgrind(folder: Path, per_job: int = 50_000) -> str:
+    path = folder / "valgrind"
+    path.write_text(FAKE_VALGRIND.format(python=sys.executable, per_job=per_job))
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_instruction_counts_are_the_run_less_the_build_over_the_jobs(tmp_path: Path) -> None:
     from benchmarks import instructions
 
-    valgrind = shutil.which("valgrind")
-    # CI installs valgrind: the instruction benchmark must be checked there
-    need(valgrind is not None, "valgrind is not installed (Debian: apt-get install valgrind)")
-    assert valgrind is not None
+    valgrind = fake_valgrind(tmp_path)
     cell = run.Cell("chain", 200, None)
     per_job = instructions.per_job("minimal", cell, valgrind)
-    # a job is tens of thousands of instructions of asyncio (create_task, two steps):
-    # a count of the build alone, or of nothing, would be far off
-    assert 10_000 < per_job < 500_000
+    assert per_job == 50_000
     table = instructions.render({("minimal", cell): per_job}, ["minimal"])
-    assert f"| chain | 200 | – | {per_job / 1000:.1f} |" in table
+    assert "| chain | 200 | – | 50.0 |" in table
+
+
+def test_instruction_count_of_a_failed_worker_is_an_error(tmp_path: Path) -> None:
+    from benchmarks import instructions
+
+    valgrind = fake_valgrind(tmp_path)
+    failed = r"minimal no-such-shape 10 .*: callgrind failed: .*unknown shape 'no-such-shape'"
+    with pytest.raises(RuntimeError, match=failed):
+        # a shape the worker does not know: it fails, and so does the count
+        instructions.count("minimal", run.Cell("no-such-shape", 10, None), True, valgrind)
+
+
+def test_instruction_benchmark_command_prints_the_table_and_checks_the_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmarks import instructions
+
+    fake_valgrind(tmp_path)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    output = tmp_path / "out" / "instructions.md"
+    args = ["--shapes", "chain", "--sizes", "20", "--windows", "none", "--jobs", "2"]
+    assert instructions.main([*args, "--output", str(output)]) == 0
+    out = capsys.readouterr().out
+    assert "| chain | 20 | – | 50.0 | 50.0 | 1.00 ✓ |" in out
+    assert output.read_text() == out.removesuffix("\n")
+    # a count that says the worker ran nothing is no measure: the command fails
+    fake_valgrind(tmp_path, per_job=0)
+    output.unlink()
+    assert instructions.main([*args, "--output", str(output)]) == 1
+    assert "fewer than 1000 instructions per job, not a run" in capsys.readouterr().err
+    assert not output.exists()
