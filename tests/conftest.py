@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests import system_tools
+
 with contextlib.suppress(ImportError):  # real-kernel fixtures (need the Jupyter extras)
     from tests.conftest_kernel import *  # noqa: F403
 
@@ -37,15 +39,20 @@ def arun() -> Callable[[Callable[[], Awaitable[Any]]], Any]:
     return run_checked
 
 
-@pytest.fixture(params=["dot", "wasm"])
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [system_tools.report()]
+
+
+@pytest.fixture(params=["dot", "wasm"] if system_tools.COLLECT_DOT else ["wasm"])
 def renderer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A test that draws SVG runs twice: with Graphviz's ``dot`` (skipped where it is not
-    installed), and with ``dot`` out of sight, where nbjobs must fall back on Graphviz in
-    process by itself (never skipped: that is what pip alone gives)."""
+    """A test that draws SVG runs twice: with Graphviz's ``dot`` (not collected where it is
+    not installed, unless under CI, where it must be), and with ``dot`` out of sight, where
+    nbjobs must fall back on Graphviz in process by itself (always: that is what pip alone
+    gives)."""
     monkeypatch.delenv("NBJOBS_GRAPHVIZ", raising=False)
     if request.param == "dot":
         if shutil.which("dot") is None:
-            pytest.skip("Graphviz's dot is not installed")
+            pytest.fail("CI is set and Graphviz's dot is not installed", pytrace=False)
         monkeypatch.setenv("NBJOBS_GRAPHVIZ", "dot")
     else:
         hide_dot(monkeypatch)
