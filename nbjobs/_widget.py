@@ -1,7 +1,9 @@
 """The live DAG widget: an anywidget view of a scheduler, updated as its jobs run.
 
 The kernel side sends structure and state; the browser side (``js/``, bundled into
-``static/widget.js``) lays the graph out with Graphviz compiled to WebAssembly and draws it.
+``static/runtime.js``) lays the graph out with Graphviz compiled to WebAssembly and draws it.
+Each widget's own module (``static/widget.js``) is a small loader of that bundle, which the
+page gets once, from the kernel's one ``WidgetRuntime`` (``_widget_runtime``).
 
 Protocol (the TypeScript side is ``js/src/protocol.ts``):
 
@@ -15,9 +17,10 @@ Protocol (the TypeScript side is ``js/src/protocol.ts``):
   updates would flood the front-end);
 - from the page: ``hello`` (answered by a ``snapshot`` message: a view may open after some
   deltas went out), ``cancel``, ``cancel_job``, ``detail`` (answered by ``detail``, which
-  also starts streaming that job's output in deltas), ``unwatch`` and ``query`` (answered
-  by ``rows``). Requests carry an ``id``; failures come back in-band as ``error`` with
-  that id.
+  also starts streaming that job's output in deltas), ``unwatch``, ``query`` (answered
+  by ``rows``) and, from the loader, ``runtime`` (answered by ``runtime``, naming the live
+  runtime model when the one in the ``_runtime`` trait was closed). Requests carry an
+  ``id``; failures come back in-band as ``error`` with that id.
 
 Past ``BIG_GRAPH`` leaf jobs a graph is not described job by job: the ``graph`` trait
 holds only the nodes drawn (the top level when nested schedulers are collapsed, none in
