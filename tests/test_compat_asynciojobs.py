@@ -1394,13 +1394,14 @@ def test_shutdown_nested(lib: Any, sched_timeout: float | None) -> None:
 @pytest.mark.parametrize(
     ("sched_timeout", "shutdown_timeout", "expected"),
     [
-        # shutdown hooks take 5 ms in one pipe, 60 ms in the other
-        (None, 0.001, 8),  # no shutdown hook finishes in time
-        (None, 0.03, 4),  # the short ones do
-        (None, 0.1, 0),  # all do
-        (0.05, 0.001, 4),  # 2 jobs per pipe ran before the timeout
-        (0.05, 0.03, 2),
-        (0.05, 0.1, 0),
+        # shutdown hooks take 20 ms in one pipe, 240 ms in the other: margins of several
+        # times each side of every limit, for a loaded machine
+        (None, 0.004, 8),  # no shutdown hook finishes in time
+        (None, 0.08, 4),  # the short ones do
+        (None, 0.6, 0),  # all do
+        (0.3, 0.004, 4),  # 2 jobs per pipe ran before the timeout
+        (0.3, 0.08, 2),
+        (0.3, 0.6, 0),
     ],
 )
 def test_shutdown_timeout(
@@ -1411,7 +1412,7 @@ def test_shutdown_timeout(
         critical=False, timeout=sched_timeout, shutdown_timeout=shutdown_timeout
     )
     delays = (0.002,) * 4 if sched_timeout is None else SHORT_THEN_LONG
-    for shutdown_delay in (0.005, 0.06):
+    for shutdown_delay in (0.02, 0.24):
         sched.add(
             lib.Sequence(
                 *[
