@@ -39,6 +39,20 @@ def arun() -> Callable[[Callable[[], Awaitable[Any]]], Any]:
     return run_checked
 
 
+def timed_run(scheduler: Any) -> tuple[Any, float]:
+    """What ``scheduler.co_run()`` returned and how long it took on the loop's clock, in a
+    fresh loop that must end with no task left."""
+
+    async def main() -> tuple[Any, float]:
+        loop = asyncio.get_running_loop()
+        begin = loop.time()
+        outcome = await scheduler.co_run()
+        return outcome, loop.time() - begin
+
+    result: tuple[Any, float] = run_checked(main)
+    return result
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     return [system_tools.report()]
 

@@ -17,7 +17,7 @@ from nbjobs import (
     Sequence,
     Status,
 )
-from tests.conftest import run_checked
+from tests.conftest import run_checked, timed_run
 
 
 class Log:
@@ -227,13 +227,7 @@ def test_only_forever_jobs_run_until_they_end() -> None:
     job = Job(short, forever=True)
     s = Scheduler(job)
 
-    async def main() -> tuple[bool, float]:
-        loop = asyncio.get_running_loop()
-        begin = loop.time()
-        ok = await s.co_run()
-        return ok, loop.time() - begin
-
-    ok, elapsed = run_checked(main)
+    ok, elapsed = timed_run(s)
     assert ok is True
     # the run waited for the forever job, which ended by itself (not stopped at the end)
     assert job.status is Status.SUCCEEDED

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from nbjobs import Job, PureScheduler, Scheduler, Status
-from tests.conftest import run_checked
+from tests.conftest import run_checked, timed_run
 
 LIMIT = 0.2
 EARLY = 0.19  # a timeout never fires before its limit (10 ms for clock granularity)
@@ -80,13 +80,7 @@ def test_run_timeout_ends_the_run_after_its_limit_not_later(kind: str) -> None:
     else:
         s = Scheduler(stuck, timeout=LIMIT, critical=False)
 
-    async def main() -> tuple[bool, float]:
-        loop = asyncio.get_running_loop()
-        begin = loop.time()
-        ok = await s.co_run()
-        return ok, loop.time() - begin
-
-    ok, elapsed = run_checked(main)
+    ok, elapsed = timed_run(s)
     assert ok is False
     assert s.failed_time_out()
     assert s.why() == f"TIMED OUT after {LIMIT:g}s"
