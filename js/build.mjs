@@ -1,7 +1,7 @@
 // Build the widget's front-end, with no network access at run time, in three steps:
 // the layout worker (Graphviz + geometry); the view (widget.ts), which imports the worker
 // bundle as text and starts it from a Blob URL, into ../nbjobs/static/runtime.js, which the
-// kernel sends once per page (nbjobs/_widget_runtime.py); and the small loader (loader.ts),
+// kernel sends once per page (nbjobs/_widget/runtime.py); and the small loader (loader.ts),
 // anywidget's module for each widget, into ../nbjobs/static/widget.js. The loader carries
 // a hash of runtime.js: its key for the page's one import of it.
 //

@@ -8,8 +8,7 @@ import logging as _logging
 import sys as _sys
 from typing import Any as _Any
 
-from ._events import Event, EventKind
-from ._exceptions import (
+from ._core.errors import (
     AlreadyRunningError,
     CycleError,
     DotNotFoundError,
@@ -22,13 +21,16 @@ from ._exceptions import (
     RunGoneError,
     RunningLoopError,
 )
-from ._factory import JobFactory
-from ._job import AbstractJob, Job, Status
-from ._printjob import PrintJob
-from ._scheduler import PureScheduler, RunStatistics, Scheduler
-from ._sequence import Sequence
+from ._core.events import Event, EventKind
+from ._core.job import AbstractJob, Job, Status
+from ._core.printjob import PrintJob
+from ._core.protocol import RunStatistics
+from ._core.sequence import Sequence
+from ._core.watch import Watch
+from ._engine.factory import JobFactory
+from ._engine.scheduler import PureScheduler, Scheduler
+from ._jupyter.hooks import register as _register_jupyter_hooks
 from ._version import __version__
-from ._watch import Watch
 
 #: The seed notebook's name for a scheduler (``Engine(...).orchestrate()``).
 Engine = Scheduler
@@ -41,13 +43,13 @@ def set_debug(debug: bool = True) -> None:
 
 def load_ipython_extension(ipython: _Any) -> None:
     """``%load_ext nbjobs``: registers the ``%%orchestrate`` cell magic."""
-    from ._magic import load_ipython_extension as load
+    from ._jupyter.magic import load_ipython_extension as load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: _Any) -> None:
-    from ._magic import unload_ipython_extension as unload
+    from ._jupyter.magic import unload_ipython_extension as unload
 
     unload(ipython)
 
@@ -84,6 +86,9 @@ __all__ = (
 )
 
 
+_register_jupyter_hooks()
+
+
 def _in_kernel() -> bool:
     if "ipykernel" not in _sys.modules:
         return False
@@ -97,7 +102,7 @@ def _in_kernel() -> bool:
 
 if _in_kernel():
     try:
-        from ._jupyter import install as _install_jupyter
+        from ._jupyter.kernel import install as _install_jupyter
     except ImportError:  # the Jupyter extra is not installed
         pass
     else:

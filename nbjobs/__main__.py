@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from nbjobs._cli import main
+from nbjobs._cli.main import main
 
 __all__ = ("main",)
 

@@ -18,7 +18,7 @@ __all__ = ("KERNEL_SETUP", "clean_kernel", "kernel", "start_kernel")
 KERNEL_SETUP = '''
 import asyncio, signal, time
 from nbjobs import Job, Scheduler, Status
-from nbjobs._jupyter import start
+from nbjobs._jupyter.kernel import start
 
 async def work(name, delay=0.05, result=None):
     print(f"start {name}", flush=True)

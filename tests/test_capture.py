@@ -68,7 +68,7 @@ def test_output_outside_jobs_is_not_captured_and_streams_are_restored() -> None:
 
 
 def test_output_is_bounded_and_says_what_was_dropped() -> None:
-    from nbjobs._capture import JobOutput
+    from nbjobs._core.capture import JobOutput
 
     out = JobOutput(limit=100)
     for i in range(50):

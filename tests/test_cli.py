@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from nbjobs._cli import main
+from nbjobs._cli.main import main
 
 STAMP = r"\d\d:\d\d:\d\d\.\d{3}"
 
@@ -256,7 +256,7 @@ def test_a_script_that_raises_exits_1_with_its_own_traceback(
     assert re.search(r'jobs\.py", line \d+, in build', err)
     assert err.rstrip().endswith("KeyError: 'missing setting'")
     # runpy's and nbjobs' frames are left out
-    assert "runpy" not in err and "_cli.py" not in err
+    assert "runpy" not in err and "_cli/main.py" not in err
 
 
 def test_a_graph_error_is_reported_without_traceback(

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from nbjobs import DotNotFoundError, GraphvizError, Job, Scheduler, Sequence
-from nbjobs import _dot as dot_module
-from nbjobs._dot import render_svg
+from nbjobs._views import dot as dot_module
+from nbjobs._views.dot import render_svg
 from tests.conftest import hide_dot, run_checked
 
 

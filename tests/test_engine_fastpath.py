@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from nbjobs import Job, Scheduler, Status
-from nbjobs._events import Event, EventKind
+from nbjobs._core.events import Event, EventKind
 
 
 async def tick(i: int = 0) -> int:

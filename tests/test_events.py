@@ -7,7 +7,7 @@ import gc
 from typing import Any
 
 from nbjobs import AbstractJob, Event, EventKind, Job, Scheduler, Status
-from nbjobs._events import Coalescer, Subscribers
+from nbjobs._core.events import Coalescer, Subscribers
 from tests.conftest import run_checked
 
 

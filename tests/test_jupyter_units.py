@@ -14,10 +14,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nbjobs import Job, RunningLoopError, Scheduler, Status
-from nbjobs._display import mimebundle
-from nbjobs._magic import transform_cell
-from nbjobs._runner import INTERRUPTED, interrupt_cancels, run_in_running_loop
-from nbjobs._table import MAX_ROWS, _walk, format_seconds, rows, snapshot, table_html, table_text
+from nbjobs._engine.nested import INTERRUPTED, interrupt_cancels, run_in_running_loop
+from nbjobs._jupyter.display import mimebundle
+from nbjobs._jupyter.magic import transform_cell
+from nbjobs._views.table import (
+    MAX_ROWS,
+    _walk,
+    format_seconds,
+    rows,
+    snapshot,
+    table_html,
+    table_text,
+)
 
 Arun = Callable[[Callable[[], Awaitable[Any]]], Any]
 
@@ -94,7 +102,7 @@ def test_transform_rewrites_an_orchestrate_cell_into_an_await() -> None:
     lines = ["%%orchestrate --window 2\n", "a = f(1)\n", "b = f(2)"]
     out = transform_cell(lines)
     assert len(out) == len(lines) + 1  # same line numbers for the body
-    assert out[0].startswith("__nbjobs_orchestrate__ = __import__('nbjobs._magic'")
+    assert out[0].startswith("__nbjobs_orchestrate__ = __import__('nbjobs._jupyter.magic'")
     assert out[0].endswith(".begin('--window 2')\n")
     assert out[1:3] == ["a = f(1)\n", "b = f(2)\n"]
     assert out[3] == "await __nbjobs_orchestrate__.finish()\n"

@@ -25,8 +25,8 @@ SETUP = f"""
 import gc, tracemalloc, weakref
 import ipywidgets
 from IPython.display import display
-from nbjobs._jupyter import running_handles
-from nbjobs._widget import DagWidget
+from nbjobs._jupyter.kernel import running_handles
+from nbjobs._widget.widget import DagWidget
 %load_ext nbjobs
 
 async def big():

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from nbjobs import GraphvizError, Job, Scheduler, Status
-from nbjobs import _dot as dot_module
-from nbjobs._display import LiveView, table_bundle
-from nbjobs._dot import STATUS_COLORS
-from nbjobs._picture import PICTURE_MAX_JOBS, picture_html, safe_svg
+from nbjobs._jupyter.display import LiveView, table_bundle
+from nbjobs._views import dot as dot_module
+from nbjobs._views.dot import STATUS_COLORS
+from nbjobs._views.picture import PICTURE_MAX_JOBS, picture_html, safe_svg
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -92,8 +92,8 @@ def test_a_scheduler_at_rest_is_displayed_with_its_picture(
         def display(self, bundle: dict[str, Any], **_: Any) -> None:
             shown.append(bundle)
 
-    monkeypatch.setattr("nbjobs._display._ipython_display_module", Display)
-    from nbjobs._display import ipython_display
+    monkeypatch.setattr("nbjobs._jupyter.display._ipython_display_module", Display)
+    from nbjobs._jupyter.display import ipython_display
 
     s = small()
     s.view = "text"

@@ -173,7 +173,7 @@ def test_rerun_passes_stored_results_to_consumers() -> None:
 
 
 def test_widget_graph_marks_data_edges() -> None:
-    from nbjobs import _widget as widget
+    from nbjobs._widget import widget as widget
 
     a = Job(fetch, 1)
     b = Job(fetch, 2)

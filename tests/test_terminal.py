@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 from nbjobs import Job, Scheduler, Status
-from nbjobs._terminal import (
+from nbjobs._views.terminal import (
     ASCII_SYMBOLS,
     LiveView,
     PlainView,

@@ -6,7 +6,7 @@ import asyncio
 import re
 
 from nbjobs import Job, PureScheduler, Scheduler
-from nbjobs._summary import summary
+from nbjobs._views.summary import summary
 from tests.conftest import run_checked
 
 
@@ -54,7 +54,7 @@ def test_summary_of_a_run_that_went_fine_despite_a_non_critical_failure() -> Non
     # the traceback starts in the job's own code: the engine's frames are left out
     assert "    Traceback (most recent call last):\n" in failed
     assert re.search(r'File ".*test_terminal_summary\.py", line \d+, in boom', failed)
-    assert "_scheduler.py" not in failed
+    assert "_engine/scheduler.py" not in failed
     assert "    ValueError: flaky went wrong\n" in failed
     assert failed.endswith("    last output:\n    | trying the mirror")
     assert "-- cancelled: 1\n- ticker: forever job stopped at the end of the run\n" in text

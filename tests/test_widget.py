@@ -20,10 +20,10 @@ from comm.base_comm import BaseComm
 
 import nbjobs
 from nbjobs import Job, Scheduler, Status
-from nbjobs import _widget as widget_module
-from nbjobs import _widget_runtime as widget_runtime_module
-from nbjobs._dot import render_svg
-from nbjobs._widget import (
+from nbjobs._views.dot import render_svg
+from nbjobs._widget import runtime as widget_runtime_module
+from nbjobs._widget import widget as widget_module
+from nbjobs._widget.widget import (
     BIG_GRAPH,
     DELTA_OUTPUT_MAX,
     LABEL_MAX,

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from nbjobs import Job, Scheduler, Status
-from nbjobs._widget import BIG_GRAPH, MAX_DRAWN, UPDATE_INTERVAL, DagWidget
-from nbjobs._widget_query import QUERY_MAX, Query, answer
+from nbjobs._widget.query import QUERY_MAX, Query, answer
+from nbjobs._widget.widget import BIG_GRAPH, MAX_DRAWN, UPDATE_INTERVAL, DagWidget
 from tests.test_widget import RecordingComm, _bundle, comms, noop, rec, request
 
 __all__ = ["_bundle", "comms"]  # fixtures used here

@@ -14,8 +14,8 @@ import pytest
 
 import nbjobs
 from nbjobs import Job, RunGoneError, Scheduler
-from nbjobs import _widget as widget_module
-from nbjobs._widget import DagWidget
+from nbjobs._widget import widget as widget_module
+from nbjobs._widget.widget import DagWidget
 from tests.test_widget import RecordingComm, comms, demo, rec, request
 
 __all__ = ("comms",)  # the fixture, used by name

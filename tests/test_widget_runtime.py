@@ -12,9 +12,9 @@ import pytest
 from ipywidgets.widgets.widget import _instances
 
 from nbjobs import Job, Scheduler
-from nbjobs import _widget_runtime as widget_runtime_module
-from nbjobs._widget import DagWidget
-from nbjobs._widget_runtime import RUNTIME_BUNDLE, WidgetRuntime, widget_runtime
+from nbjobs._widget import runtime as widget_runtime_module
+from nbjobs._widget.runtime import RUNTIME_BUNDLE, WidgetRuntime, widget_runtime
+from nbjobs._widget.widget import DagWidget
 from tests.test_widget import RecordingComm, _bundle, comms, demo, rec, request
 
 __all__ = ("_bundle", "comms")  # fixtures used by name

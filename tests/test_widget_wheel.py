@@ -67,7 +67,7 @@ def test_wheel_and_sdist_carry_the_widget_bundle(tmp_path: Path) -> None:
         assert zf.read("nbjobs/static/widget.js") == BUNDLE.read_bytes()
         # the view that the loader above gets from the kernel, once per page
         assert zf.read("nbjobs/static/runtime.js") == RUNTIME.read_bytes()
-        assert "nbjobs/_widget.py" in names
+        assert "nbjobs/_widget/widget.py" in names
         # sources and dependencies of the front-end stay out of the wheel
         assert not [n for n in names if n.startswith("js/") or "node_modules" in n]
 

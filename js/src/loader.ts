@@ -2,7 +2,7 @@
 // widget's comm_open carries it, and a notebook saved with its widget state holds it once
 // per widget. The view itself (runtime.js: the widget's code, the layout worker and
 // Graphviz's WebAssembly) reaches the page once: it is the `bundle` trait of one
-// kernel-wide model (nbjobs/_widget_runtime.py) that each DagWidget names in its
+// kernel-wide model (nbjobs/_widget/runtime.py) that each DagWidget names in its
 // `_runtime` trait. The first widget of the page imports it; the others reuse that import,
 // kept on globalThis under a key that changes with the bundle, so that two versions of
 // nbjobs in one page never share a module.

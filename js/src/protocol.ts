@@ -1,4 +1,4 @@
-// The messages and traits shared with nbjobs/_widget.py. Keep both sides in step.
+// The messages and traits shared with nbjobs/_widget/widget.py. Keep both sides in step.
 
 export const STATES = [
   "idle",

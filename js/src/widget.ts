@@ -17,7 +17,7 @@ import { Querier } from "./querier";
 import type { GraphSpec, GraphTrait, KernelMsg, QueryView, Snapshot, ViewMsg } from "./protocol";
 import { decodeGraph } from "./protocol";
 
-/** Both traits hold JSON text (see nbjobs/_widget.py for why). */
+/** Both traits hold JSON text (see nbjobs/_widget/widget.py for why). */
 interface Traits {
   graph_json: string;
   snapshot_json: string;

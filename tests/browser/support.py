@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 JS = ROOT / "js"
 BUNDLE = ROOT / "nbjobs" / "static" / "widget.js"
-#: the view, which the page gets once (nbjobs/_widget_runtime.py); BUNDLE is its loader
+#: the view, which the page gets once (nbjobs/_widget/runtime.py); BUNDLE is its loader
 RUNTIME = ROOT / "nbjobs" / "static" / "runtime.js"
 
 

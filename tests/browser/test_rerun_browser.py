@@ -26,7 +26,7 @@ RERUN = [
         import json
         import ipywidgets
         import nbjobs
-        from nbjobs._widget import DagWidget
+        from nbjobs._widget.widget import DagWidget
 
         def open_dag_widgets():
             return sum(isinstance(w, DagWidget) for w in list(ipywidgets.Widget.widgets.values()))

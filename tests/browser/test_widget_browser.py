@@ -126,7 +126,7 @@ LIVE_RUN = [
         f"""
         import asyncio, json, time
         import nbjobs
-        from nbjobs._widget import DagWidget
+        from nbjobs._widget.widget import DagWidget
 
         gate = asyncio.Event()
         stamps = {{}}
@@ -313,7 +313,7 @@ BIG = [
         """
         import asyncio, random
         import nbjobs
-        from nbjobs._widget import DagWidget
+        from nbjobs._widget.widget import DagWidget
 
         async def nap():
             await asyncio.sleep(0)
@@ -505,7 +505,7 @@ SMALL = [
     cell(
         """
         import nbjobs
-        from nbjobs._widget import DagWidget
+        from nbjobs._widget.widget import DagWidget
 
         async def nap():
             return 1

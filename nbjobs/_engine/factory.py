@@ -6,10 +6,10 @@ import functools
 import inspect
 from typing import TYPE_CHECKING, Any
 
-from ._job import Job
+from .._core.job import Job
 
 if TYPE_CHECKING:
-    from ._scheduler import PureScheduler
+    from .scheduler import PureScheduler
 
 _JOB_OPTIONS = frozenset(inspect.signature(Job.__init__).parameters) - {
     "self",

@@ -4,7 +4,7 @@ Three ways to run a scheduler in a cell, all on the kernel's own event loop:
 
 * ``await s.co_run()``: native.  The kernel's Interrupt cancels the cell's task; here it is
   re-targeted so that the run is cancelled with the reason ``"interrupted"``.
-* ``s.run()``: blocking, through :func:`nbjobs._runner.run_in_running_loop`.
+* ``s.run()``: blocking, through :func:`nbjobs._engine.nested.run_in_running_loop`.
 * ``h = start(s)``: returns a :class:`RunHandle` at once; the run goes on while the kernel is
   idle or runs other cells.  Interrupt while the kernel is idle cancels background runs
   (ipykernel ignores SIGINT when idle, so a handler is installed for that case only);
@@ -12,7 +12,7 @@ Three ways to run a scheduler in a cell, all on the kernel's own event loop:
   included), and background runs go on.
 
 Every top-level run started in a cell shows a live view in that cell (see
-:mod:`nbjobs._display`), through the engine's ``RUN_HOOKS``. When that cell runs again
+:mod:`nbjobs._jupyter.display`), through the engine's ``RUN_HOOKS``. When that cell runs again
 (or is deleted), the widgets its earlier runs showed are closed: see :class:`CellWidgets`.
 """
 
@@ -28,8 +28,7 @@ from collections.abc import Callable, Generator
 from types import FrameType
 from typing import Any
 
-from ._display import LiveView, requested_view, wants_widget
-from ._runner import (
+from .._engine.nested import (
     INTERRUPTED,
     ensure_wakeup,
     get_shell,
@@ -38,6 +37,7 @@ from ._runner import (
     is_guarded,
     on_main_thread,
 )
+from .display import LiveView, requested_view, wants_widget
 
 logger = logging.getLogger("nbjobs")
 
@@ -56,7 +56,7 @@ def install() -> None:
     global _installed
     if _installed or not in_ipython_kernel():
         return
-    from ._scheduler import RUN_HOOKS
+    from .._engine.scheduler import RUN_HOOKS
 
     if _run_hook not in RUN_HOOKS:
         RUN_HOOKS.append(_run_hook)
@@ -70,7 +70,7 @@ def install() -> None:
 def uninstall() -> None:
     """Undo :func:`install` (tests, and ``%unload_ext nbjobs``)."""
     global _installed
-    from ._scheduler import RUN_HOOKS
+    from .._engine.scheduler import RUN_HOOKS
 
     while _run_hook in RUN_HOOKS:
         RUN_HOOKS.remove(_run_hook)
@@ -178,7 +178,7 @@ class CellWidgets:
         if events is None:
             return
         try:
-            from ._widget import SHOWN_HOOKS
+            from .._widget.widget import SHOWN_HOOKS
         except ImportError:  # no widgets without anywidget: nothing to close
             return
         if self.shown not in SHOWN_HOOKS:
@@ -191,7 +191,7 @@ class CellWidgets:
 
     def uninstall(self, shell: Any) -> None:
         with contextlib.suppress(ImportError):
-            from ._widget import SHOWN_HOOKS
+            from .._widget.widget import SHOWN_HOOKS
 
             while self.shown in SHOWN_HOOKS:
                 SHOWN_HOOKS.remove(self.shown)
@@ -368,7 +368,7 @@ class RunHandle:
             self.view.report(f"{banner} (await the handle to get it){detail}")
         else:
             # no view to show it in: say it in the cell that started the run
-            from ._display import _ipython_display_module
+            from .display import _ipython_display_module
 
             _ipython_display_module().display({"text/plain": f"nbjobs: {banner}\n{text}"}, raw=True)
 
@@ -392,7 +392,7 @@ def start(scheduler: Any, *, view: Any = None) -> RunHandle:
             "or 'await s.co_run()' in async code"
         ) from None
     if scheduler.is_running_now:
-        from ._exceptions import AlreadyRunningError
+        from .._core.errors import AlreadyRunningError
 
         raise AlreadyRunningError(
             f"{scheduler.label_text_or_repr()} is already running; wait for it (or cancel "

@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 import graphviz
 
-from ._exceptions import DotNotFoundError, GraphvizError
-from ._job import AbstractJob, Status
+from .._core.errors import DotNotFoundError, GraphvizError
+from .._core.job import AbstractJob, Status
+from .._core.protocol import is_scheduler
 
 if TYPE_CHECKING:
     import wasmtime
 
-    from ._scheduler import PureScheduler
+    from .._engine.scheduler import PureScheduler
 
 logger = logging.getLogger("nbjobs")
 
@@ -46,12 +47,6 @@ STATUS_COLORS: dict[Status, str] = {
 
 def node_name(job: AbstractJob) -> str:
     return f"j{job.id}"
-
-
-def _is_scheduler(job: object) -> bool:
-    from ._scheduler import PureScheduler
-
-    return isinstance(job, PureScheduler)
 
 
 def _style(job: AbstractJob, statuses: bool) -> dict[str, str]:
@@ -81,14 +76,14 @@ def _anchor(sched: PureScheduler, entry: bool) -> AbstractJob:
     if not candidates:
         return sched  # type: ignore[return-value]  # an empty scheduler: its placeholder
     chosen = candidates[(len(candidates) - 1) // 2]
-    if _is_scheduler(chosen):
+    if is_scheduler(chosen):
         return _anchor(chosen, entry)  # type: ignore[arg-type]
     return chosen
 
 
 def _fill(graph: graphviz.Digraph, sched: PureScheduler, statuses: bool) -> None:
     for job in sched.jobs:
-        if _is_scheduler(job):
+        if is_scheduler(job):
             nested: PureScheduler = job  # type: ignore[assignment]
             with graph.subgraph(name=f"cluster_{node_name(job)}") as sub:
                 sub.attr(
@@ -112,10 +107,10 @@ def _fill(graph: graphviz.Digraph, sched: PureScheduler, statuses: bool) -> None
             attrs: dict[str, Any] = {}
             src = req
             dst = job
-            if _is_scheduler(req):
+            if is_scheduler(req):
                 src = _anchor(req, entry=False)  # type: ignore[arg-type]
                 attrs["ltail"] = f"cluster_{node_name(req)}"
-            if _is_scheduler(job):
+            if is_scheduler(job):
                 dst = _anchor(job, entry=True)  # type: ignore[arg-type]
                 attrs["lhead"] = f"cluster_{node_name(job)}"
             if req in job.data_required:

@@ -9,23 +9,18 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ._job import AbstractJob, Status
+from .._core.job import AbstractJob, Status
+from .._core.protocol import is_scheduler
 
 if TYPE_CHECKING:
-    from ._scheduler import PureScheduler
-
-
-def _is_scheduler(job: object) -> bool:
-    from ._scheduler import PureScheduler
-
-    return isinstance(job, PureScheduler)
+    from .._engine.scheduler import PureScheduler
 
 
 def _total(sched: PureScheduler) -> int:
     count = 0
     for job in sched.jobs:
         count += 1
-        if _is_scheduler(job):
+        if is_scheduler(job):
             count += _total(job)  # type: ignore[arg-type]
     return count
 
@@ -40,7 +35,7 @@ def set_sched_ids(sched: PureScheduler) -> None:
         for job in scheduler.topological_order():
             job._sched_id = f"{counter[0]:0{width}d}"
             counter[0] += 1
-            if _is_scheduler(job):
+            if is_scheduler(job):
                 number(job)  # type: ignore[arg-type]
 
     number(sched)
@@ -67,7 +62,7 @@ def list_lines(
 
     def walk(scheduler: PureScheduler, depth: int) -> None:
         for job in scheduler.topological_order():
-            if _is_scheduler(job):
+            if is_scheduler(job):
                 nested: PureScheduler = job  # type: ignore[assignment]
                 entries = ", ".join(j.repr_id() for j in nested.entry_jobs())
                 lines.append(f"{_line(job, depth, details)} -> entries={{{entries}}}")
@@ -97,10 +92,10 @@ def list_safe(sched: PureScheduler, silence_done_jobs: bool = False) -> None:
         for index, job in enumerate(jobs, 1):
             job._sched_id = f"{root}{index}"
         for job in jobs:
-            if silence_done_jobs and job.is_done() and not _is_scheduler(job):
+            if silence_done_jobs and job.is_done() and not is_scheduler(job):
                 continue
             print(f"{job.repr_short()} {job.repr_id()} {job.repr_main()} {job.repr_requires()}")
-            if _is_scheduler(job):
+            if is_scheduler(job):
                 walk(job, f"{job.repr_id()}.")  # type: ignore[arg-type]
                 print("--end--", job.repr_id())
 

@@ -19,20 +19,20 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator
-from dataclasses import dataclass, field
 from itertools import repeat
 from types import CoroutineType, MappingProxyType
 from typing import Any, cast
 
-from . import _capture, _graph
-from ._events import Callback, Event, EventKind, Subscribers
-from ._exceptions import (
+from .._core import capture as _capture
+from .._core import graph as _graph
+from .._core.errors import (
     AlreadyRunningError,
     NotRerunnableError,
     OwnershipError,
     RequirementError,
 )
-from ._job import (
+from .._core.events import Callback, Event, EventKind, Subscribers
+from .._core.job import (
     _UNSET,
     AbstractJob,
     Job,
@@ -42,9 +42,10 @@ from ._job import (
     checked_awaitable,
     scheduler_property,
 )
-from ._jobset import OrderedSet, ReadOnlyJobs
-from ._runloop import run_blocking
-from ._sequence import flatten
+from .._core.jobset import OrderedSet, ReadOnlyJobs
+from .._core.protocol import RunStatistics, SchedulerView
+from .._core.sequence import flatten
+from .blocking import run_blocking
 
 logger = logging.getLogger("nbjobs")
 
@@ -108,26 +109,19 @@ def _link(todo: list[AbstractJob], token: object, edges: int, in_order: bool) ->
 RUN_HOOKS: list[Callable[[PureScheduler], Callable[[], None] | None]] = []
 
 
-@dataclass(frozen=True)
-class RunStatistics:
-    """An immutable snapshot of a scheduler's jobs (leaf jobs when recursive)."""
+class JupyterHooks:
+    """What the Jupyter room lends the engine, which does not import it: filled by
+    ``nbjobs._jupyter.hooks.register()`` when ``nbjobs`` is imported (None until then)."""
 
-    counts: MappingProxyType[Status, int]
-    total: int
-    elapsed: float | None
-    started: bool
-    finished: bool
-    outcome: str | None
-    why: str
-    running: int = field(init=False)
-    waiting: int = field(init=False)
-    done: int = field(init=False)
+    #: ``mimebundle(scheduler, include=..., exclude=...)``: ``_repr_mimebundle_``
+    mimebundle: Callable[..., Any] | None = None
+    #: ``ipython_display(scheduler)``: ``_ipython_display_`` (a live view during a run)
+    ipython_display: Callable[[Any], None] | None = None
+    #: ``start(scheduler, view=...)``: a background run and its handle
+    start: Callable[..., Any] | None = None
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "running", self.counts[Status.RUNNING])
-        object.__setattr__(self, "waiting", self.counts[Status.WAITING])
-        ended = sum(n for status, n in self.counts.items() if status.finished)
-        object.__setattr__(self, "done", ended)
+
+JUPYTER_HOOKS = JupyterHooks()
 
 
 def _check_window(value: object) -> int | None:
@@ -143,7 +137,7 @@ def _check_window(value: object) -> int | None:
     return value
 
 
-class PureScheduler:
+class PureScheduler(SchedulerView):
     """A set of jobs run so that each starts as soon as its requirements are done.
 
     Parameters: ``jobs_or_sequences`` (jobs or Sequences, in the order they should start
@@ -240,11 +234,11 @@ class PureScheduler:
         ref = self._owner_ref
         return ref() if ref is not None else None
 
-    def _tree(self) -> Iterator[PureScheduler]:
+    def walk_schedulers(self) -> Iterator[PureScheduler]:
         """This scheduler and every scheduler nested in it, at any depth."""
         yield self
         for nested in self._nested:
-            yield from nested._tree()
+            yield from nested.walk_schedulers()
 
     def _ancestors(self) -> Iterator[PureScheduler]:
         owner: PureScheduler | None = self
@@ -254,7 +248,7 @@ class PureScheduler:
 
     def add(self, job: Any) -> Any:
         """Add one job or Sequence; returns it, for chaining."""
-        from ._sequence import Sequence
+        from .._core.sequence import Sequence
 
         if isinstance(job, Sequence):
             self.update(job.jobs)
@@ -551,8 +545,9 @@ class PureScheduler:
         ``handle.done()``. In Jupyter the live view shows in the calling cell and keeps
         updating while other cells run; a failure is reported there, never lost.
         """
-        from ._jupyter import start
-
+        start = JUPYTER_HOOKS.start
+        if start is None:
+            raise RuntimeError("start() needs nbjobs' Jupyter room (import nbjobs)")
         return start(self, view=view)
 
     async def co_run(self) -> bool:
@@ -664,7 +659,7 @@ class PureScheduler:
         enders = []
         if self._run_in_terminal and self._run_view is not False:
             try:
-                from ._terminal import attach
+                from .._views.terminal import attach
             except ImportError:
                 pass
             else:
@@ -1312,7 +1307,7 @@ class PureScheduler:
 
     def statistics(self, recursive: bool = True) -> RunStatistics:
         """An immutable snapshot: counts per status, elapsed time, outcome."""
-        counts = self._leaf_counts() if recursive else dict(self._counts)
+        counts = self.leaf_counts() if recursive else dict(self._counts)
         total = sum(counts.values())
         elapsed = None
         if self._run_started is not None:
@@ -1331,11 +1326,27 @@ class PureScheduler:
             why=self.why(),
         )
 
-    def _leaf_counts(self) -> dict[Status, int]:
+    def status_counts(self) -> MappingProxyType[Status, int]:
+        """How many of this scheduler's own jobs are in each status (a read-only view)."""
+        return MappingProxyType(self._counts)
+
+    @property
+    def nested_schedulers(self) -> tuple[Scheduler, ...]:
+        """The schedulers among this scheduler's own jobs."""
+        return tuple(self._nested)
+
+    @property
+    def subscribers(self) -> Subscribers:
+        """The subscriptions; views that follow every job use quiet subscriptions and
+        ``watch_statuses`` here (see CONTRIBUTING)."""
+        return self._subscribers
+
+    def leaf_counts(self) -> dict[Status, int]:
+        """How many leaf jobs, nested ones included, are in each status."""
         counts = dict(self._counts)
         for nested in self._nested:
             counts[nested._status] -= 1
-            for status, n in nested._leaf_counts().items():
+            for status, n in nested.leaf_counts().items():
                 counts[status] += n
         return counts
 
@@ -1358,53 +1369,53 @@ class PureScheduler:
     # ---- text and graphs (views live in their own modules) ------------------------------
     def list(self, details: bool = False, silence_done_jobs: bool = False) -> None:
         """Print the jobs in topological order with their state (asynciojobs' format)."""
-        from ._text import list_jobs
+        from .._views.text import list_jobs
 
         list_jobs(self, details=details, silence_done_jobs=silence_done_jobs)
 
     def list_safe(self, silence_done_jobs: bool = False) -> None:
         """Like ``list()`` without needing an acyclic graph."""
-        from ._text import list_safe
+        from .._views.text import list_safe
 
         list_safe(self, silence_done_jobs=silence_done_jobs)
 
     def debrief(self, details: bool = False, silence_done_jobs: bool = False) -> None:
         """Print why the run failed, the list, and each failure with its traceback."""
-        from ._text import debrief
+        from .._views.text import debrief
 
         debrief(self, details=details, silence_done_jobs=silence_done_jobs)
 
     def stats(self) -> str:
         """A one-liner like ``2D + 3R + 4I = 9`` (done, running, idle, total)."""
-        from ._text import stats_line
+        from .._views.text import stats_line
 
         return stats_line(self)
 
     def __repr__(self) -> str:
-        from ._text import scheduler_repr
+        from .._views.text import scheduler_repr
 
         return scheduler_repr(self)
 
     def dot_format(self, statuses: bool = True) -> str:
         """The graph in DOT; with ``statuses``, nodes are filled by their state."""
-        from ._dot import dot_source
+        from .._views.dot import dot_source
 
         return dot_source(self, statuses=statuses)
 
     def graph(self, statuses: bool = True) -> Any:
         """A ``graphviz.Digraph`` of the jobs; Jupyter shows it as SVG, drawn by Graphviz's
-        ``dot`` when it is installed, else in process (``nbjobs._dot.render_svg``)."""
-        from ._dot import digraph
+        ``dot`` when it is installed, else in process (``nbjobs._views.dot.render_svg``)."""
+        from .._views.dot import digraph
 
         return digraph(self, statuses=statuses)
 
     def export_as_dotfile(self, filename: str) -> str:
-        from ._dot import export_dot
+        from .._views.dot import export_dot
 
         return export_dot(self, filename)
 
     def export_as_graphic(self, filename: str, suffix: str) -> str:
-        from ._dot import export_graphic
+        from .._views.dot import export_graphic
 
         return export_graphic(self, filename, suffix)
 
@@ -1414,20 +1425,18 @@ class PureScheduler:
     def export_as_pngfile(self, filename: str) -> str:
         return self.export_as_graphic(filename, "png")
 
-    # ---- Jupyter display (the glue lives in nbjobs._display) ----------------------------
+    # ---- Jupyter display (the Jupyter room lends it through JUPYTER_HOOKS) -------------
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
-        try:
-            from ._display import mimebundle
-        except ImportError:
-            from ._text import scheduler_repr
-
-            return {"text/plain": scheduler_repr(self)}
+        mimebundle = JUPYTER_HOOKS.mimebundle
+        if mimebundle is None:
+            return {"text/plain": repr(self)}
         return mimebundle(self, include=include, exclude=exclude)
 
     def _ipython_display_(self) -> None:
         # displaying a scheduler during a run shows a live view, not a one-off picture
-        from ._display import ipython_display  # only IPython calls this: it is installed
-
+        ipython_display = JUPYTER_HOOKS.ipython_display
+        if ipython_display is None:  # only IPython calls this, and nbjobs fills it on import
+            raise RuntimeError("displaying a scheduler needs nbjobs' Jupyter room")
         ipython_display(self)
 
     @property
@@ -1443,7 +1452,7 @@ class PureScheduler:
         that calls the function with the given arguments; jobs among the arguments are
         requirements whose results are passed in.
         """
-        from ._factory import JobFactory
+        from .factory import JobFactory
 
         if fn is None:
             return lambda f: JobFactory(f, self, options)

@@ -26,7 +26,7 @@ import traitlets
 logger = logging.getLogger("nbjobs")
 
 #: the view, which the loader imports once per page
-RUNTIME_BUNDLE = Path(__file__).parent / "static" / "runtime.js"
+RUNTIME_BUNDLE = Path(__file__).parent.parent / "static" / "runtime.js"
 
 
 class WidgetRuntime(ipywidgets.Widget):  # type: ignore[misc]

@@ -16,7 +16,7 @@ from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
-    from ._job import AbstractJob, Status
+    from .job import AbstractJob, Status
 
 logger = logging.getLogger("nbjobs")
 

@@ -6,15 +6,14 @@ import itertools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .job import AbstractJob, JobChain
+
 if TYPE_CHECKING:
-    from ._job import AbstractJob
-    from ._scheduler import PureScheduler
+    from .._engine.scheduler import PureScheduler
 
 
 def flatten(items: Iterable[Any]) -> list[AbstractJob]:
     """Jobs and sequences (and None, ignored) into an ordered list of jobs."""
-    from ._job import AbstractJob
-
     result: list[AbstractJob] = []
     for item in items:
         if item is None:
@@ -31,7 +30,7 @@ def flatten(items: Iterable[Any]) -> list[AbstractJob]:
     return result
 
 
-class Sequence:
+class Sequence(JobChain):
     """Jobs in a chain: each job requires the previous one.
 
     ``required`` applies to the first job; with ``scheduler``, the jobs are added there.

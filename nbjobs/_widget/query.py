@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ._job import AbstractJob, Status
-from ._scheduler import PureScheduler
+from .._core.job import AbstractJob, Status
+from .._engine.scheduler import PureScheduler
 
 #: rows in one answer at most (the page renders no more)
 QUERY_MAX = 500
@@ -71,7 +71,8 @@ def nothing_to_attend(scheduler: PureScheduler) -> bool:
     """True when no job (nested schedulers included) is running or failed: the
     "attention" list is empty, known from the schedulers' counts without a pass."""
     return all(
-        not s._counts[Status.RUNNING] and not s._counts[Status.FAILED] for s in scheduler._tree()
+        not counts[Status.RUNNING] and not counts[Status.FAILED]
+        for counts in (s.status_counts() for s in scheduler.walk_schedulers())
     )
 
 

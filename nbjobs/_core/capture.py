@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._job import AbstractJob
+    from .job import AbstractJob
 
 current_job: ContextVar[AbstractJob | None] = ContextVar("nbjobs_current_job", default=None)
 

@@ -22,13 +22,13 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from types import CoroutineType, TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ._capture import JobOutput
-from ._events import Event, EventKind, Subscribers
-from ._exceptions import JobNotDoneError, RequirementError
-from ._jobset import OrderedSet
+from .capture import JobOutput
+from .errors import JobNotDoneError, RequirementError
+from .events import Event, EventKind, Subscribers
+from .jobset import OrderedSet
 
 if TYPE_CHECKING:
-    from ._scheduler import PureScheduler
+    from .._engine.scheduler import PureScheduler
 
 
 class Status(enum.Enum):
@@ -75,15 +75,20 @@ def check_timeout(value: object, what: str = "timeout") -> float | None:
     return float(value)
 
 
-def _flatten_jobs(items: Iterable[Any], into: list[AbstractJob]) -> None:
-    from ._sequence import Sequence
+class JobChain:
+    """Jobs in a chain, the base of ``Sequence``: as a requirement, a chain stands for its
+    last job. Jobs know chains by this class, since ``sequence.py`` imports this module."""
 
+    jobs: list[AbstractJob]
+
+
+def _flatten_jobs(items: Iterable[Any], into: list[AbstractJob]) -> None:
     for item in items:
         if item is None:
             continue
         if isinstance(item, AbstractJob):
             into.append(item)
-        elif isinstance(item, Sequence):
+        elif isinstance(item, JobChain):
             if item.jobs:
                 into.append(item.jobs[-1])
         elif isinstance(item, list | tuple | set | frozenset | OrderedSet):

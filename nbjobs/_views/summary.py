@@ -14,11 +14,12 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from nbjobs._job import AbstractJob, Status
-from nbjobs._terminal import job_path, scheduler_label
+from nbjobs._core.job import AbstractJob, Status
+from nbjobs._core.protocol import SchedulerView
+from nbjobs._views.terminal import job_path, scheduler_label
 
 if TYPE_CHECKING:
-    from nbjobs._scheduler import PureScheduler
+    from nbjobs._engine.scheduler import PureScheduler
 
 __all__ = ("summary",)
 
@@ -33,12 +34,10 @@ _ORDER = (
 )
 
 
-def _leaves(scheduler: PureScheduler) -> Iterator[AbstractJob]:
+def _leaves(scheduler: SchedulerView) -> Iterator[AbstractJob]:
     """Leaf jobs, depth first in each scheduler's order; nested schedulers are not work."""
-    from nbjobs._scheduler import PureScheduler
-
     for job in scheduler.jobs:
-        if isinstance(job, PureScheduler):
+        if isinstance(job, SchedulerView):
             yield from _leaves(job)
         else:
             yield job

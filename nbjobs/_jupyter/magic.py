@@ -30,9 +30,9 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from ._job import AbstractJob, Job
-from ._runner import get_shell
-from ._sequence import Sequence
+from .._core.job import AbstractJob, Job
+from .._core.sequence import Sequence
+from .._engine.nested import get_shell
 
 logger = logging.getLogger("nbjobs")
 
@@ -245,7 +245,7 @@ class Orchestration:
 
     # ---- running ------------------------------------------------------------------------
     def _build(self) -> Any:
-        from ._scheduler import Scheduler
+        from .._engine.scheduler import Scheduler
 
         self.done = True
         self.ns.pop(_VAR, None)
@@ -286,14 +286,14 @@ class Orchestration:
         """Re-running a cell whose earlier run still goes on in the background stops it."""
         if previous is None:
             return
-        from ._jupyter import running_handles
+        from .kernel import running_handles
 
         for handle in running_handles():
             if handle.scheduler is previous:
                 handle.cancel("replaced by a new run of its %%orchestrate cell")
 
     def _dry_run(self, scheduler: Any) -> None:
-        from ._display import make_widget
+        from .display import make_widget
 
         display = _ipy_display.display
 
@@ -312,7 +312,7 @@ class Orchestration:
             self._dry_run(scheduler)
             return None
         if self.args.background:
-            from ._jupyter import start
+            from .kernel import start
 
             return start(scheduler)
         return await scheduler.co_run()
@@ -323,7 +323,7 @@ class Orchestration:
             self._dry_run(scheduler)
             return None
         if self.args.background:
-            from ._jupyter import start
+            from .kernel import start
 
             return start(scheduler)
         return scheduler.run()
@@ -369,7 +369,7 @@ def transform_cell(lines: list[str]) -> list[str]:
     if body and not body[-1].endswith("\n"):
         body[-1] += "\n"
     return [
-        f"{_VAR} = __import__('nbjobs._magic', fromlist=['begin']).begin({options!r})\n",
+        f"{_VAR} = __import__('nbjobs._jupyter.magic', fromlist=['begin']).begin({options!r})\n",
         *body,
         f"await {_VAR}.finish()\n",
     ]
@@ -380,7 +380,7 @@ def load_ipython_extension(shell: Any) -> None:
     cleanup = shell.input_transformers_cleanup
     if transform_cell not in cleanup:
         cleanup.append(transform_cell)
-    from ._jupyter import install
+    from .kernel import install
 
     install()
 

@@ -3,7 +3,7 @@
 Outside a running loop, a fresh loop runs the coroutine, and the first Ctrl-C cancels the
 run's root task with the reason "interrupted" (so jobs show why they stopped) before
 ``KeyboardInterrupt`` is raised; a second Ctrl-C interrupts at once. Inside a running loop
-(a Jupyter cell) the Jupyter glue takes over, see ``nbjobs._runner``.
+(a Jupyter cell) the Jupyter glue takes over, see ``nbjobs._engine.nested``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine
 from types import FrameType
 from typing import Any, TypeVar
 
-from ._exceptions import RunningLoopError
+from .._core.errors import RunningLoopError
 
 T = TypeVar("T")
 
@@ -33,7 +33,7 @@ def run_blocking(make_coro: Callable[[], Coroutine[Any, Any, T]], what: str = "r
         # out of the handler: a job's exception must not carry "no running event loop"
         return _run_in_new_loop(make_coro)
     try:
-        from ._runner import run_in_running_loop
+        from .nested import run_in_running_loop
     except ImportError:
         raise RunningLoopError(
             f"{what} blocks, and an event loop is already running in this thread; "

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from ._job import AbstractJob, Status
+from .._core.job import AbstractJob, Status
+from .._core.protocol import SchedulerView, is_scheduler
 
 #: past this many rows, the table keeps the most telling ones (running, failed, ...)
 MAX_ROWS = 40
@@ -73,21 +74,13 @@ def _now() -> float:
         return time.monotonic()
 
 
-def _is_scheduler(job: Any) -> bool:
-    from ._scheduler import PureScheduler
-
-    return isinstance(job, PureScheduler)
-
-
 def _walk(jobs: Any, depth: int) -> Iterator[tuple[AbstractJob, int]]:
-    from ._scheduler import PureScheduler  # here, not per job: views render 10k-job runs
-
     stack = [(iter(jobs), depth)]
     while stack:
         it, level = stack[-1]
         for job in it:
             yield job, level
-            if isinstance(job, PureScheduler):
+            if isinstance(job, SchedulerView):
                 stack.append((iter(job.jobs), level + 1))
                 break
         else:
@@ -132,7 +125,7 @@ def job_note(job: AbstractJob) -> str:
         note = f"cancelled: {job.cancel_reason or 'no reason given'}"
     elif status is Status.SKIPPED:
         note = f"skipped: {job.skip_reason or 'no reason given'}"
-    elif _is_scheduler(job):
+    elif is_scheduler(job):
         stats = job.statistics()  # type: ignore[attr-defined]
         note = f"{stats.done}/{stats.total} done"
     else:
@@ -230,9 +223,9 @@ def sections(
         # the private fields, read: a job's ``output`` property would make every job an
         # (empty) output record
         if job._status is failed_status and job._exception is not None:
-            if not _is_scheduler(job):
+            if not is_scheduler(job):
                 failed.append(job)
-        elif full and job._output is not None and len(job._output) and not _is_scheduler(job):
+        elif full and job._output is not None and len(job._output) and not is_scheduler(job):
             talked.append(job)
     wanted = failed + talked
     chosen = {id(job) for job in wanted[:MAX_SECTIONS]}
@@ -252,8 +245,8 @@ def _row_counts(scheduler: Any) -> tuple[dict[Status, int], int]:
     """Jobs per status among the table's rows (nested schedulers are rows too), and their
     number: O(schedulers), from the counts each scheduler keeps."""
     counts = dict.fromkeys(Status, 0)
-    for current in scheduler._tree():
-        for status, n in current._counts.items():
+    for current in scheduler.walk_schedulers():
+        for status, n in current.status_counts().items():
             counts[status] += n
     return counts, sum(counts.values())
 
@@ -262,7 +255,7 @@ def _anything_to_say(scheduler: Any, full: bool) -> bool:
     """Whether some job failed with an exception or (``full``) wrote output: a pass over
     each scheduler's own list, cheaper than walking the tree in the table's order."""
     failed_status = Status.FAILED
-    for current in scheduler._tree():
+    for current in scheduler.walk_schedulers():
         for job in current.jobs:
             if job._status is failed_status and job._exception is not None:
                 return True

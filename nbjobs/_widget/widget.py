@@ -3,7 +3,7 @@
 The kernel side sends structure and state; the browser side (``js/``, bundled into
 ``static/runtime.js``) lays the graph out with Graphviz compiled to WebAssembly and draws it.
 Each widget's own module (``static/widget.js``) is a small loader of that bundle, which the
-page gets once, from the kernel's one ``WidgetRuntime`` (``_widget_runtime``).
+page gets once, from the kernel's one ``WidgetRuntime`` (``runtime.py``).
 
 Protocol (the TypeScript side is ``js/src/protocol.ts``):
 
@@ -27,7 +27,7 @@ holds only the nodes drawn (the top level when nested schedulers are collapsed, 
 "list" mode), snapshots and deltas carry the counts (per collapsed scheduler too), the
 states of the nodes drawn and of the jobs a panel shows; deltas go out on a timer while
 the run goes on (when something changed), and the page asks with ``query`` for the rows
-its list or timeline shows (``_widget_query``). In list mode such a view costs the run
+its list or timeline shows (``query.py``). In list mode such a view costs the run
 nothing per job.
 
 Job-provided text travels as JSON strings and the page renders it with ``textContent``; the
@@ -51,12 +51,13 @@ import anywidget
 import traitlets
 from ipywidgets import widget_serialization
 
-from ._events import Coalescer, Event, EventKind
-from ._exceptions import RunGoneError
-from ._job import AbstractJob, Status
-from ._scheduler import PureScheduler
-from ._widget_query import Query, answer, walk
-from ._widget_runtime import RUNTIME_BUNDLE, WidgetRuntime, widget_runtime
+from .._core.errors import RunGoneError
+from .._core.events import Coalescer, Event, EventKind
+from .._core.job import AbstractJob, Status
+from .._core.protocol import is_scheduler
+from .._engine.scheduler import PureScheduler
+from .query import Query, answer, walk
+from .runtime import RUNTIME_BUNDLE, WidgetRuntime, widget_runtime
 
 logger = logging.getLogger("nbjobs")
 
@@ -75,8 +76,8 @@ DETAIL_OUTPUT_MAX = 64_000
 #: characters of streamed output sent in one delta; more is dropped from the middle
 DELTA_OUTPUT_MAX = 64_000
 
-#: each widget's module: a small loader of the view, which the page gets once (_widget_runtime)
-_BUNDLE = Path(__file__).parent / "static" / "widget.js"
+#: each widget's module: a small loader of the view, which the page gets once (runtime.py)
+_BUNDLE = Path(__file__).parent.parent / "static" / "widget.js"
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 #: called with each widget made with ``close_with_cell=True`` when it is put in an output;
@@ -88,10 +89,6 @@ _STRUCTURE = "structure"
 _RUN = "run"
 
 Row = list[Any]  # [id, state, ready, start, end]
-
-
-def _is_scheduler(job: object) -> bool:
-    return isinstance(job, PureScheduler)
 
 
 def _now() -> float:
@@ -139,7 +136,7 @@ def _anchor(sched: PureScheduler, entry: bool) -> AbstractJob | None:
     if not candidates:
         return None
     chosen = candidates[(len(candidates) - 1) // 2]
-    if _is_scheduler(chosen):
+    if is_scheduler(chosen):
         return _anchor(chosen, entry)  # type: ignore[arg-type]
     return chosen
 
@@ -163,7 +160,7 @@ class _DotWriter:
 
     def fill(self, sched: PureScheduler) -> None:
         for job in sched.jobs:
-            if _is_scheduler(job) and not self.collapse:
+            if is_scheduler(job) and not self.collapse:
                 nested: PureScheduler = job  # type: ignore[assignment]
                 self.lines.append(f"subgraph cluster_j{job.id} {{")
                 self.lines.append(f"label={_dot_string(cut_label(job.label_text()))};")
@@ -171,7 +168,7 @@ class _DotWriter:
                     self.node(job, "(empty)")
                 self.fill(nested)
                 self.lines.append("}")
-            elif _is_scheduler(job):
+            elif is_scheduler(job):
                 # a collapsed scheduler: a second line shows its counts in the page
                 self.lines.append(
                     f"j{job.id} [label={_dot_string(cut_label(job.label_text()))}, height=0.55];"
@@ -188,10 +185,10 @@ class _DotWriter:
         src: AbstractJob = req
         dst: AbstractJob = job
         attrs = []
-        if _is_scheduler(req) and not self.collapse:
+        if is_scheduler(req) and not self.collapse:
             src = _anchor(req, entry=False) or req  # type: ignore[arg-type]
             attrs.append(f"ltail=cluster_j{req.id}")
-        if _is_scheduler(job) and not self.collapse:
+        if is_scheduler(job) and not self.collapse:
             dst = _anchor(job, entry=True) or job  # type: ignore[arg-type]
             attrs.append(f"lhead=cluster_j{job.id}")
         if src is dst:
@@ -221,7 +218,7 @@ def graph_columns(scheduler: PureScheduler) -> dict[str, Any]:
     data: list[list[int] | int] = []
     nested: list[int] = []
     # past BIG_GRAPH jobs only the nodes drawn are described (the top level when
-    # collapsed, none in list mode): the page asks for the rows it lists (_widget_query)
+    # collapsed, none in list mode): the page asks for the rows it lists (query.py)
     described: Iterable[tuple[AbstractJob, int | None]] = (
         walk(scheduler, None)
         if mode == "full"
@@ -237,7 +234,7 @@ def graph_columns(scheduler: PureScheduler) -> dict[str, Any]:
         parents.append(parent)
         requires.append([req.id for req in job.required._items])
         data.append([p.id for p in job.data_required] if job.data_required else 0)
-        nested.append(1 if _is_scheduler(job) else 0)
+        nested.append(1 if is_scheduler(job) else 0)
     dot = ""
     if mode != "list":
         writer = _DotWriter(collapse=mode == "collapsed")
@@ -264,7 +261,7 @@ def graph_columns(scheduler: PureScheduler) -> dict[str, Any]:
 def graph_mode(scheduler: PureScheduler) -> tuple[str, int]:
     """How the page shows ``scheduler`` ("full", "collapsed" or "list") and its number of
     leaf jobs; O(schedulers), from their counts."""
-    leaves = sum(scheduler._leaf_counts().values())
+    leaves = sum(scheduler.leaf_counts().values())
     if leaves <= BIG_GRAPH:
         return "full", leaves
     return ("collapsed" if len(scheduler.jobs) <= MAX_DRAWN else "list"), leaves
@@ -376,7 +373,7 @@ def job_detail(job: AbstractJob, origin: float) -> dict[str, Any]:
         "state": status.value,
         "critical": bool(job.critical),
         "forever": bool(job.forever),
-        "scheduler": _is_scheduler(job),
+        "scheduler": is_scheduler(job),
         "ready": micros(job.ready_time, origin),
         "start": micros(job.start_time, origin),
         "end": micros(job.end_time, origin),
@@ -488,7 +485,7 @@ class DagWidget(anywidget.AnyWidget):
             **kwargs,
         )
         self.on_msg(self._on_msg)
-        subscribers = scheduler._subscribers
+        subscribers = scheduler.subscribers
         self._unsubscribers: list[Callable[[], None]] = [
             subscribers.add(self._on_event, statuses=False)
         ]
@@ -503,7 +500,7 @@ class DagWidget(anywidget.AnyWidget):
         if wanted and self._unwatch_statuses is None:
             # status changes (several per job) reach the view as entries in self._dirty,
             # not as events: the widget costs a dict store per change, not a call chain
-            self._unwatch_statuses = self._scheduler._subscribers.watch_statuses(
+            self._unwatch_statuses = self._scheduler.subscribers.watch_statuses(
                 self._dirty, self._wake
             )
         elif not wanted and self._unwatch_statuses is not None:
@@ -604,8 +601,8 @@ class DagWidget(anywidget.AnyWidget):
         if self._mode == "collapsed":
             # each collapsed scheduler's node shows the counts of the jobs inside it
             stats["groups"] = {
-                str(nested.id): {st.value: n for st, n in nested._leaf_counts().items() if n}
-                for nested in self._scheduler._nested
+                str(nested.id): {st.value: n for st, n in nested.leaf_counts().items() if n}
+                for nested in self._scheduler.nested_schedulers
             }
         return stats
 
@@ -872,14 +869,14 @@ class DagWidget(anywidget.AnyWidget):
 
 
 def fallback_text(scheduler: PureScheduler) -> str:
-    from ._table import table_text
+    from .._views.table import table_text
 
     return table_text(scheduler)
 
 
 def fallback_html(scheduler: PureScheduler) -> str:
-    from ._picture import picture_html
-    from ._table import table_html
+    from .._views.picture import picture_html
+    from .._views.table import table_html
 
     if scheduler.is_running_now:
         return table_html(scheduler)

@@ -4,7 +4,7 @@ The live view is one output (``display(..., display_id=...)``) updated in place 
 ``update_display`` while the run goes on: at most every ``UPDATE_INTERVAL`` seconds when
 the counts of jobs per state changed (slower for a table that is costly to draw), else
 once a second so that elapsed times move.  It shows the graph
-widget when ``nbjobs._widget`` can be imported and widgets are wanted, with the text table
+widget when ``nbjobs._widget.widget`` can be imported and widgets are wanted, with the text table
 in the same bundle as the fallback for front-ends without widget support; otherwise the
 text table alone.
 """
@@ -19,8 +19,8 @@ import time
 import weakref
 from typing import Any
 
-from ._picture import picture_html
-from ._table import format_html, format_text, snapshot
+from .._views.picture import picture_html
+from .._views.table import format_html, format_text, snapshot
 
 logger = logging.getLogger("nbjobs")
 
@@ -52,11 +52,11 @@ def requested_view(scheduler: Any) -> Any:
 def make_widget(scheduler: Any) -> Any:
     """The graph widget for ``scheduler``, or None when it cannot be had."""
     try:
-        from ._widget import DagWidget  # type: ignore[import-not-found, unused-ignore]
+        from .._widget.widget import DagWidget  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         return None
     try:
-        # the view owns it: closed when its cell is run again (see nbjobs._jupyter)
+        # the view owns it: closed when its cell is run again (see nbjobs._jupyter.kernel)
         return DagWidget(scheduler, close_with_cell=True)
     except Exception:
         logger.exception("nbjobs: the graph widget failed; showing the text table instead")

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 
-from nbjobs import Job, PrintJob, Scheduler, Sequence
+from nbjobs._core.job import Job
+from nbjobs._core.printjob import PrintJob
+from nbjobs._core.sequence import Sequence
+from nbjobs._engine.scheduler import Scheduler
 
 __all__ = ("demo_scheduler",)
 

@@ -18,7 +18,7 @@ import logging
 from typing import Any
 from xml.etree import ElementTree
 
-from ._dot import svg_text
+from .dot import svg_text
 
 logger = logging.getLogger("nbjobs")
 

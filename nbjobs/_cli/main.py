@@ -36,12 +36,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from nbjobs._exceptions import NbjobsError
-from nbjobs._summary import summary
-from nbjobs._terminal import attach
+from nbjobs._core.errors import NbjobsError
+from nbjobs._views.summary import summary
+from nbjobs._views.terminal import attach
 
 if TYPE_CHECKING:
-    from nbjobs._scheduler import PureScheduler
+    from nbjobs._engine.scheduler import PureScheduler
 
 __all__ = ("EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "main")
 
@@ -164,7 +164,7 @@ def load_script(path: str, args: Sequence[str] = ()) -> dict[str, Any]:
 
 def find_schedulers(namespace: dict[str, Any], where: str = "the script") -> list[PureScheduler]:
     """The schedulers to run from a script's globals, by the convention in this module."""
-    from nbjobs._scheduler import PureScheduler
+    from nbjobs._engine.scheduler import PureScheduler
 
     script = Path(namespace.get("__file__") or where)
 
@@ -330,7 +330,7 @@ def _command_run(options: argparse.Namespace) -> int:
 
 
 def _command_demo(options: argparse.Namespace) -> int:
-    from nbjobs._demo import demo_scheduler
+    from nbjobs._cli.demo import demo_scheduler
 
     scheduler = demo_scheduler(scale=options.scale)
     runner = _Runner(live=not options.no_live, out=sys.stdout)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ._job import AbstractJob
+from .job import AbstractJob
 
 
 class PrintJob(AbstractJob):

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterable
 from typing import TypeVar
 
-from ._exceptions import CycleError
+from .errors import CycleError
 
 N = TypeVar("N")
 Neighbours = Callable[[N], Iterable[N]]

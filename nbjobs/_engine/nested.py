@@ -6,7 +6,7 @@ nest-asyncio2 (applied lazily: it swaps in the slower pure-Python ``Task``/``Fut
 only when a blocking run is actually asked for), runs the root coroutine in a task of its
 own, and guarantees that an interrupt never leaves that task pending.
 
-It also owns the low-level signal plumbing shared with :mod:`nbjobs._jupyter`:
+It also owns the low-level signal plumbing shared with :mod:`nbjobs._jupyter.kernel`:
 
 * a wake-up file descriptor, because in a kernel ``SIGINT`` is often delivered to one of
   ipykernel's helper threads: the main thread then stays asleep in ``select()`` and only
@@ -248,7 +248,7 @@ def run_in_running_loop(make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
     Called by the engine's synchronous ``run()`` when an event loop is already running in
     this thread.  Inside an IPython kernel the loop is made re-entrant; anywhere else this
-    raises :class:`~nbjobs._exceptions.RunningLoopError` before creating the coroutine, so
+    raises :class:`~nbjobs._core.errors.RunningLoopError` before creating the coroutine, so
     that nothing is left un-awaited.
 
     The kernel's Interrupt cancels the root task with the reason ``"interrupted"``; once the
@@ -257,7 +257,7 @@ def run_in_running_loop(make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
     unwinds raises ``KeyboardInterrupt`` at once; the root task is still cancelled and
     drained before the exception leaves this function.
     """
-    from nbjobs._exceptions import RunningLoopError
+    from nbjobs._core.errors import RunningLoopError
 
     loop = asyncio.get_running_loop()
     if not in_ipython_kernel():

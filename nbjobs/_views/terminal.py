@@ -26,17 +26,18 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-from nbjobs import _capture
-from nbjobs._capture import current_job
-from nbjobs._events import Event, EventKind
-from nbjobs._job import AbstractJob, Status
+from nbjobs._core import capture as _capture
+from nbjobs._core.capture import current_job
+from nbjobs._core.events import Event, EventKind
+from nbjobs._core.job import AbstractJob, Status
+from nbjobs._core.protocol import is_scheduler
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.live import Live
     from rich.text import Text
 
-    from nbjobs._scheduler import PureScheduler
+    from nbjobs._engine.scheduler import PureScheduler
 
     # symbol and label, elapsed, detail
     Row = tuple[Text, Text, Text]
@@ -91,14 +92,6 @@ ATTENTION_ORDER = (
 )
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 ASCII_SPINNER = "-\\|/"
-
-
-def _is_scheduler(job: object) -> bool:
-    # Imported here: the engine imports this module lazily from run(); a module-level
-    # import the other way round would have the two modules import each other.
-    from nbjobs._scheduler import PureScheduler
-
-    return isinstance(job, PureScheduler)
 
 
 def scheduler_label(scheduler: PureScheduler) -> str:
@@ -230,7 +223,7 @@ class Board:
         self.group_of[id(scheduler)] = group
         group.members = _members(scheduler)
         for job in group.members:
-            if _is_scheduler(job):
+            if is_scheduler(job):
                 self._add_group(job, depth + 1, group)  # type: ignore[arg-type]
             else:
                 self.leaves[job.id] = job
@@ -263,7 +256,7 @@ class Board:
             self.stale = True
         elif event.kind is EventKind.STATUS and event.job is not None and not self.stale:
             job = event.job
-            if _is_scheduler(job):
+            if is_scheduler(job):
                 return
             if job.id not in self.leaves:
                 # A job this board never saw: the graph changed without saying so.
@@ -357,7 +350,7 @@ class PlainView:
         return f"[{job_path(scheduler, self.scheduler)}]"  # type: ignore[arg-type]
 
     def _on_status(self, job: AbstractJob, status: Status) -> None:
-        if status in (Status.IDLE, Status.WAITING) or _is_scheduler(job):
+        if status in (Status.IDLE, Status.WAITING) or is_scheduler(job):
             return
         words = [f"{status.value:<9}", job_path(job, self.scheduler)]
         if status in DONE_STATUSES and job.duration is not None:

@@ -1,0 +1,1 @@
+"""The Jupyter glue: the kernel's loop and Interrupt, display hooks, ``%%orchestrate``."""

@@ -1,0 +1,1 @@
+"""The anywidget view: transport, the page's queries, the kernel-wide runtime model."""
