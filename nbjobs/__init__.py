@@ -86,6 +86,16 @@ __all__ = (
 )
 
 
+def _fixup_module_metadata() -> None:
+    # tracebacks, reprs and pickle say nbjobs.CycleError, not where the class lives
+    # (trio's fixup_module_metadata)
+    for name in __all__:
+        obj = globals()[name]
+        if callable(obj) and getattr(obj, "__module__", "").startswith("nbjobs."):
+            obj.__module__ = "nbjobs"
+
+
+_fixup_module_metadata()
 _register_jupyter_hooks()
 
 
