@@ -6,12 +6,13 @@ with its widget state shows its widgets again from that state (which holds the c
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
 
 from .conftest import KernelSide, PageLog, open_page
-from .lab import Lab
+from .lab import ROOT, Lab
 from .support import RUNTIME
 from .test_widget_browser import (
     ALL_PROMPTS_DONE,
@@ -76,7 +77,7 @@ TWO_WIDGETS = [
         """
         import asyncio, json
         import nbjobs
-        from nbjobs._widget import DagWidget
+        from nbjobs._widget.widget import DagWidget
 
         async def nap():
             await asyncio.sleep(0.001)
@@ -180,7 +181,7 @@ RELOADED = [
         """
         import asyncio, json
         import nbjobs
-        from nbjobs._widget import DagWidget
+        from nbjobs._widget.widget import DagWidget
 
         gate = asyncio.Event()
 
@@ -268,7 +269,7 @@ SAVED = [
         """
         import asyncio
         import nbjobs
-        from nbjobs._widget import DagWidget
+        from nbjobs._widget.widget import DagWidget
 
         async def ok():
             await asyncio.sleep(0.01)
@@ -314,7 +315,13 @@ def execute_and_save(lab: Lab, name: str, cells: list[str]) -> dict[str, Any]:
         kernel_name="python3",
         store_widget_state=True,
         resources={"metadata": {"path": str(path.parent)}},
-    ).execute()
+    ).execute(
+        # the kernel imports this checkout's nbjobs, as the server's kernels do
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        }
+    )
     # JupyterLab renders a widget's view only in trusted output (else its text/html
     # fallback): as the user's own `jupyter trust` would, with the server's data folder
     NotebookNotary(data_dir=str(lab.root.parent / "jupyter-data")).sign(nb)
