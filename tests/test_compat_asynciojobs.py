@@ -1667,7 +1667,8 @@ def test_print_job_with_scheduler(lib: Any, capsys: pytest.CaptureFixture[str]) 
 
 def test_watch(lib: Any, capsys: pytest.CaptureFixture[str]) -> None:
     watch = lib.Watch("hello there")
-    assert capsys.readouterr().out == "000.000  hello there\n"
+    # the elapsed time since the watch was made: a few milliseconds on a loaded machine
+    assert re.fullmatch(r"000\.0\d\d  hello there\n", capsys.readouterr().out)
     assert re.fullmatch(r"\d{3}\.\d{3}", watch.elapsed())
     first = watch.seconds()
     assert first >= 0
