@@ -31,12 +31,12 @@ import os
 import runpy
 import signal
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from nbjobs._core.errors import NbjobsError
+from nbjobs._core.text import format_traceback
 from nbjobs._views.summary import summary
 from nbjobs._views.terminal import attach
 
@@ -75,7 +75,7 @@ class ScriptError(Exception):
         here = tb
         while here is not None and os.path.abspath(here.tb_frame.f_code.co_filename) != target:
             here = here.tb_next
-        return "".join(traceback.format_exception(type(error), error, here or tb))
+        return format_traceback(error, here or tb)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -287,7 +287,7 @@ class _Runner:
             # outside the scheduler): its message says what to do, a traceback would not.
             sys.stderr.write(f"nbjobs: {scheduler.label_text()}: {type(exc).__name__}: {exc}\n")
         else:
-            sys.stderr.write("".join(traceback.format_exception(exc)))
+            sys.stderr.write(format_traceback(exc))
 
 
 def _export(schedulers: Sequence[PureScheduler], dot: str | None, svg: str | None) -> None:

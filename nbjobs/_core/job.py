@@ -16,7 +16,6 @@ import itertools
 import logging
 import math
 import threading
-import traceback
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from types import CoroutineType, TracebackType
@@ -26,6 +25,7 @@ from .capture import JobOutput
 from .errors import JobNotDoneError, RequirementError
 from .events import Event, EventKind, Subscribers
 from .jobset import OrderedSet
+from .text import bounded_repr, format_traceback
 
 if TYPE_CHECKING:
     from .._engine.scheduler import PureScheduler
@@ -265,7 +265,7 @@ class AbstractJob:
         exc = self._exception
         if exc is None:
             return None
-        return "".join(traceback.format_exception(type(exc), exc, self._traceback))
+        return format_traceback(exc, self._traceback)
 
     def _emit(self, kind: EventKind, time: float | None = None, **fields: Any) -> None:
         if not Subscribers.active:
@@ -520,7 +520,7 @@ class AbstractJob:
             exc = self._exception
             return f"!! {kind} => {type(exc).__name__}: {exc} !!"
         if st is Status.SUCCEEDED:
-            return f"[[ -> {_bounded_repr(self._result)}]]"
+            return f"[[ -> {bounded_repr(self._result, _REPR_MAX)}]]"
         if st is Status.CANCELLED:
             return f"[cancelled: {self.cancel_reason}]"
         if st is Status.SKIPPED:
@@ -535,7 +535,7 @@ class AbstractJob:
     def __repr__(self) -> str:
         parts = [f"<{type(self).__name__} #{self.id} {self.label_text()!r} {self._status.value}"]
         if self._status is Status.SUCCEEDED:
-            parts.append(f"-> {_bounded_repr(self._result)}")
+            parts.append(f"-> {bounded_repr(self._result, _REPR_MAX)}")
         elif self._status is Status.FAILED:
             parts.append(f"!! {type(self._exception).__name__}: {self._exception}")
         elif self._status is Status.CANCELLED:
@@ -571,12 +571,8 @@ scheduler_property: Any = property(
 AbstractJob.scheduler = scheduler_property
 
 
-def _bounded_repr(value: Any, limit: int = 80) -> str:
-    try:
-        text = repr(value)
-    except Exception as exc:
-        text = f"<repr failed: {type(exc).__name__}>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+#: characters of a result's repr in a job's own repr
+_REPR_MAX = 80
 
 
 def _is_async_callable(fn: Any) -> bool:

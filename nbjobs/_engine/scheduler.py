@@ -45,6 +45,7 @@ from .._core.job import (
 from .._core.jobset import OrderedSet, ReadOnlyJobs
 from .._core.protocol import RunStatistics, SchedulerView
 from .._core.sequence import flatten
+from .._core.text import user_traceback
 from .blocking import run_blocking
 
 logger = logging.getLogger("nbjobs")
@@ -1479,15 +1480,13 @@ _is_consumed = operator.attrgetter("_consumed")
 
 
 def _strip_engine_frames(exc: BaseException) -> None:
-    """Drop this module's frames from the head of a job's traceback.
+    """Drop nbjobs' frames from the head of a job's traceback (``user_traceback``: the
+    one rule for which frames are nbjobs' own, which the views' tracebacks follow too).
 
     They are noise for the user, and they hold the scheduler: keeping them would tie the
     scheduler and its jobs into a reference cycle that only the garbage collector frees.
     """
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
-        tb = tb.tb_next
-    exc.__traceback__ = tb
+    exc.__traceback__ = user_traceback(exc.__traceback__, keep_last=False)
 
 
 async def _attempt(job: AbstractJob) -> Any:

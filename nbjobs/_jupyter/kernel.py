@@ -22,12 +22,12 @@ import asyncio
 import contextlib
 import logging
 import signal
-import traceback
 import weakref
 from collections.abc import Callable, Generator
 from types import FrameType
 from typing import Any
 
+from .._core.text import format_traceback
 from .._engine.nested import (
     INTERRUPTED,
     ensure_wakeup,
@@ -358,7 +358,7 @@ class RunHandle:
         exc = task.exception()  # retrieved: never "exception was never retrieved"
         if exc is None:
             return
-        text = "".join(traceback.format_exception(exc)).rstrip()
+        text = format_traceback(exc).rstrip()
         banner = f"the background run raised {type(exc).__name__}: {exc}"
         logger.error("nbjobs: %s\n%s", banner, text)
         if self.view is not None:
