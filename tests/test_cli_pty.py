@@ -81,22 +81,24 @@ def test_demo_in_a_terminal_draws_the_live_view_and_leaves_the_final_listing() -
     assert raw.rstrip().count("\x1b[?25h") >= 1  # ...and showed it again
     seen = plain(raw)
     # while it ran: jobs drawn with the spinner, their elapsed time and last output line
-    assert re.search(rf"[{SPINNER}] download alpha +\d\.\ds +alpha: \d+%", seen), seen
+    assert re.search(rf"[{SPINNER}] download alpha +\d\.\d\ds +alpha: \d+%", seen), seen
     lines = final_frame(raw)
-    assert re.fullmatch(r"demo ━+ 11/11  \d\.\ds", lines[0]), lines[0]
+    assert re.fullmatch(r"demo ━+ 11/11  \d\.\d\ds", lines[0]), lines[0]
     assert lines[1] == "✘ 1 failed  ⊘ 1 cancelled  ✔ 10 succeeded"
     rows = [" ".join(line.split()) for line in lines[2:15]]
-    assert rows[0] == "✔ announce 0.0s nbjobs demo: starting"
-    assert re.fullmatch(r"⊘ heartbeat ∞ \d\.\ds forever job stopped at the end of the run", rows[1])
-    assert re.fullmatch(r"✔ download alpha 0\.\ds alpha: 100%", rows[2])
+    assert rows[0] == "✔ announce 0.00s nbjobs demo: starting"
     assert re.fullmatch(
-        r"✘ upload to mirror 0\.\ds ConnectionError: mirror unreachable \(non-critical\)",
+        r"⊘ heartbeat ∞ \d\.\d\ds forever job stopped at the end of the run", rows[1]
+    )
+    assert re.fullmatch(r"✔ download alpha 0\.\d\ds alpha: 100%", rows[2])
+    assert re.fullmatch(
+        r"✘ upload to mirror 0\.\d\ds ConnectionError: mirror unreachable \(non-critical\)",
         rows[7],
     ), rows
-    assert re.fullmatch(r"▼ build 0\.\ds 3/3", rows[8])
+    assert re.fullmatch(r"▼ build 0\.\d\ds 3/3", rows[8])
     # nested jobs indented under their scheduler
     assert [line[:12] for line in lines[11:14]] == ["  ✔ compile ", "  ✔ link    ", "  ✔ test    "]
-    assert re.fullmatch(r"✔ report 0\.\ds reporting: done", rows[12])
+    assert re.fullmatch(r"✔ report 0\.\d\ds reporting: done", rows[12])
     # then the summary
     after = "\n".join(lines[15:])
     assert "== demo: FINE" in after
@@ -147,11 +149,11 @@ def test_ctrl_c_cancels_the_run_and_exits_130_without_a_traceback(tmp_path: Path
     assert "Traceback" not in raw and "KeyboardInterrupt" not in raw
     lines = final_frame(raw)
     rows = [" ".join(line.split()) for line in lines]
-    assert re.fullmatch(r"long ━+ 4/4 \d\.\ds", rows[0]), rows
+    assert re.fullmatch(r"long ━+ 4/4 \d\.\d\ds", rows[0]), rows
     assert rows[1] == "⊘ 2 cancelled ↷ 1 skipped ✔ 1 succeeded"
-    assert re.fullmatch(r"✔ quick 0\.\ds quick done", rows[2])
-    assert re.fullmatch(r"⊘ slow one \d\.\ds interrupted \(Ctrl-C\)", rows[3])
-    assert re.fullmatch(r"⊘ slow two \d\.\ds interrupted \(Ctrl-C\)", rows[4])
+    assert re.fullmatch(r"✔ quick 0\.\d\ds quick done", rows[2])
+    assert re.fullmatch(r"⊘ slow one \d\.\d\ds interrupted \(Ctrl-C\)", rows[3])
+    assert re.fullmatch(r"⊘ slow two \d\.\d\ds interrupted \(Ctrl-C\)", rows[4])
     assert rows[5] == "↷ after the run ended first (interrupted (Ctrl-C))"
     summary = "\n".join(lines[6:])
     assert "== long: CANCELLED (interrupted (Ctrl-C))" in summary
@@ -223,8 +225,8 @@ def test_scheduler_run_in_a_terminal_draws_the_live_view_and_restores_everything
     assert "\x1b[?25l" in raw
     lines = final_frame(raw)
     rows = [" ".join(line.split()) for line in lines]
-    assert re.fullmatch(r"itself ━+ 1/1 0\.\ds", rows[0])
-    assert re.fullmatch(r"✔ worker 0\.\ds hello from the job", rows[2])
+    assert re.fullmatch(r"itself ━+ 1/1 0\.\d\ds", rows[0])
+    assert re.fullmatch(r"✔ worker 0\.\d\ds hello from the job", rows[2])
     text = "\n".join(rows)
     # the capture and the display each put back what they replaced...
     assert "stdout after: TextIOWrapper" in text

@@ -20,7 +20,6 @@ from nbjobs._jupyter.magic import transform_cell
 from nbjobs._views.table import (
     MAX_ROWS,
     _walk,
-    format_seconds,
     rows,
     snapshot,
     table_html,
@@ -88,14 +87,6 @@ def test_mimebundle_include_exclude() -> None:
     assert set(mimebundle(s, exclude=["text/plain"])) == {"text/html"}
     assert bundle["text/plain"].startswith("Scheduler")
     assert "not run" in bundle["text/plain"]
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [(None, ""), (0.1234, "0.12s"), (12.34, "12.3s"), (75, "1m15s"), (3725, "1h02m")],
-)
-def test_format_seconds(seconds: float | None, text: str) -> None:
-    assert format_seconds(seconds) == text
 
 
 def test_transform_rewrites_an_orchestrate_cell_into_an_await() -> None:

@@ -18,7 +18,6 @@ from nbjobs._views.terminal import (
     LiveView,
     PlainView,
     attach,
-    format_seconds,
     last_output_line,
 )
 from tests.conftest import run_checked
@@ -191,17 +190,17 @@ def test_live_view_final_screen_lists_every_job_grouped_by_scheduler() -> None:
     assert run_with(top, view) is True
     text = screen(view)
     lines = text.splitlines()
-    assert re.match(r"top .*━.* 4/4  \d+\.\ds$", lines[0]), lines[0]
+    assert re.match(r"top .*━.* 4/4  \d+\.\d+s$", lines[0]), lines[0]
     assert lines[1] == "✘ 1 failed  ⊘ 1 cancelled  ✔ 3 succeeded"
     rows = [" ".join(line.split()) for line in lines[2:]]
     # topological order; the nested scheduler's jobs under its header, indented
-    assert re.fullmatch(r"✔ first \d\.\ds hello from first", rows[0])
-    assert re.fullmatch(r"✘ flaky \d\.\ds ValueError: boom \(non-critical\)", rows[1])
-    assert re.fullmatch(r"⊘ ticker ∞ \d\.\ds forever job stopped at the end of the run", rows[2])
-    assert re.fullmatch(r"▼ inner \d\.\ds 2/2", rows[3])
+    assert re.fullmatch(r"✔ first \d\.\d\ds hello from first", rows[0])
+    assert re.fullmatch(r"✘ flaky \d\.\d\ds ValueError: boom \(non-critical\)", rows[1])
+    assert re.fullmatch(r"⊘ ticker ∞ \d\.\d\ds forever job stopped at the end of the run", rows[2])
+    assert re.fullmatch(r"▼ inner \d\.\d\ds 2/2", rows[3])
     assert lines[5].startswith("▼ inner")
     assert lines[6].startswith("  ✔ inner-a")
-    assert re.fullmatch(r"✔ inner-b \d\.\ds inner says hi", rows[5])
+    assert re.fullmatch(r"✔ inner-b \d\.\d\ds inner says hi", rows[5])
     assert lines[7].startswith("  ✔ inner-b")
     assert len(rows) == 6
 
@@ -227,7 +226,7 @@ def test_live_view_shows_running_jobs_with_elapsed_time_and_last_output() -> Non
     assert rows[1] == "▶ 1 running ◷ 1 waiting"
     # the spinner's frame, the label, the elapsed time from the injected clock, and the
     # last line as a terminal shows it (after the last carriage return)
-    assert re.fullmatch(r"[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] watched 2\.5s progress 55%", rows[2]), rows[2]
+    assert re.fullmatch(r"[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] watched 2\.50s progress 55%", rows[2]), rows[2]
     assert rows[3] == "◷ queued"
 
 
@@ -373,16 +372,3 @@ def test_last_output_line_is_what_a_terminal_would_show(
 ) -> None:
     job = _job_with_output(*chunks)
     assert last_output_line(job) == expected
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [(None, ""), (0.04, "0.0s"), (12.34, "12.3s"), (187, "3m07s"), (7500, "2h05m")],
-)
-def test_format_seconds(seconds: float | None, text: str) -> None:
-    assert format_seconds(seconds) == text
-
-
-def test_format_seconds_with_more_decimals_for_logs() -> None:
-    assert format_seconds(0.046, decimals=2) == "0.05s"
-    assert format_seconds(75.5, decimals=2) == "1m15s"

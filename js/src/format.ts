@@ -1,27 +1,27 @@
 // Small text helpers shared by the views.
 
-/** A duration for people: 850 ms, 2.4 s, 3 min 05 s, 1 h 02 min. */
+/**
+ * A duration as every view of nbjobs writes it (nbjobs/_views/format.py's
+ * format_duration, kept equal by tests/durations.json): 0.05s, 2.35s, 12.3s, 3m07s,
+ * 2h05m; "–" when unknown.
+ */
 export function formatDuration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) {
     return "–";
   }
   const s = Math.max(0, seconds);
-  if (s < 1) {
-    return `${Math.round(s * 1000)} ms`;
-  }
   if (s < 10) {
-    return `${s.toFixed(2)} s`;
+    return `${s.toFixed(2)}s`;
   }
   if (s < 60) {
-    return `${s.toFixed(1)} s`;
+    return `${s.toFixed(1)}s`;
   }
   const whole = Math.floor(s);
-  if (whole < 3600) {
-    const m = Math.floor(whole / 60);
-    return `${m} min ${String(whole % 60).padStart(2, "0")} s`;
+  const minutes = Math.floor(whole / 60);
+  if (minutes < 60) {
+    return `${minutes}m${String(whole % 60).padStart(2, "0")}s`;
   }
-  const h = Math.floor(whole / 3600);
-  return `${h} h ${String(Math.floor((whole % 3600) / 60)).padStart(2, "0")} min`;
+  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, "0")}m`;
 }
 
 /** Cut text to at most `max` characters (code points), marking the cut with an ellipsis. */

@@ -8,14 +8,14 @@ jobs with 10k failures needs the first few tracebacks, not a 10k-page report.
 
 from __future__ import annotations
 
-import os
-import traceback
 from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from nbjobs._core.job import AbstractJob, Status
 from nbjobs._core.protocol import SchedulerView
+from nbjobs._core.text import format_traceback
+from nbjobs._views.format import format_duration
 from nbjobs._views.terminal import job_path, scheduler_label
 
 if TYPE_CHECKING:
@@ -44,25 +44,11 @@ def _leaves(scheduler: SchedulerView) -> Iterator[AbstractJob]:
 
 
 def _seconds(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.2f}s" if value < 60 else f"{int(value) // 60}m{value % 60:04.1f}s"
+    return format_duration(value) or "-"
 
 
 def _indent(text: str, prefix: str) -> list[str]:
     return [prefix + line if line else prefix.rstrip() for line in text.rstrip("\n").split("\n")]
-
-
-def _traceback_text(exc: BaseException) -> str:
-    """The traceback without the engine's frames on top: they are the same for every job
-    and say nothing about what went wrong in it."""
-    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        if not os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(package):
-            break
-        tb = tb.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
 def _output_tail(job: AbstractJob, lines: int) -> list[str]:
@@ -121,7 +107,7 @@ def summary(
                 lines.append(f"x {head}{brief}")
                 continue
             lines.append(f"x {head}")
-            lines.extend(_indent(_traceback_text(exc), "    "))
+            lines.extend(_indent(format_traceback(exc), "    "))
             tail = _output_tail(job, output_lines)
             if tail:
                 lines.append("    last output:")

@@ -13,9 +13,7 @@ provides goes through :func:`html.escape` in the HTML form.
 
 from __future__ import annotations
 
-import asyncio
 import html
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -23,6 +21,8 @@ from typing import Any
 
 from .._core.job import AbstractJob, Status
 from .._core.protocol import SchedulerView, is_scheduler
+from .format import PALETTE, cut_label, format_duration
+from .format import now as now_
 
 #: past this many rows, the table keeps the most telling ones (running, failed, ...)
 MAX_ROWS = 40
@@ -32,16 +32,6 @@ NOTE_WIDTH = 72
 OUTPUT_TAIL = 4_000
 #: at most this many jobs' output and traceback under the table (failures first)
 MAX_SECTIONS = 50
-
-_COLOURS = {
-    Status.IDLE: "#9e9e9e",
-    Status.WAITING: "#8e24aa",
-    Status.RUNNING: "#1e88e5",
-    Status.SUCCEEDED: "#43a047",
-    Status.FAILED: "#e53935",
-    Status.CANCELLED: "#fb8c00",
-    Status.SKIPPED: "#757575",
-}
 
 # rows to keep first when a big scheduler does not fit: what needs attention
 _PRIORITY = {
@@ -65,15 +55,6 @@ class Row:
     note: str
 
 
-def _now() -> float:
-    # the engine stamps jobs with loop.time(), which is time.monotonic() for asyncio's
-    # loops; fall back to it when rendering outside the loop
-    try:
-        return asyncio.get_running_loop().time()
-    except RuntimeError:
-        return time.monotonic()
-
-
 def _walk(jobs: Any, depth: int) -> Iterator[tuple[AbstractJob, int]]:
     stack = [(iter(jobs), depth)]
     while stack:
@@ -87,31 +68,14 @@ def _walk(jobs: Any, depth: int) -> Iterator[tuple[AbstractJob, int]]:
             stack.pop()
 
 
-def format_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.2f}s" if seconds < 10 else f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
 def _elapsed(job: AbstractJob, now: float) -> str:
     status = job.status
     if job.start_time is not None:
         end = job.end_time if job.end_time is not None else now
-        return format_seconds(max(0.0, end - job.start_time))
+        return format_duration(max(0.0, end - job.start_time))
     if status is Status.WAITING and job.ready_time is not None:
-        return format_seconds(max(0.0, now - job.ready_time))
+        return format_duration(max(0.0, now - job.ready_time))
     return ""
-
-
-def _one_line(text: str, width: int = NOTE_WIDTH) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def job_note(job: AbstractJob) -> str:
@@ -132,14 +96,14 @@ def job_note(job: AbstractJob) -> str:
         note = ""
     if last:
         note = f"{note} · {last}" if note else last
-    return _one_line(note)
+    return cut_label(note, NOTE_WIDTH)
 
 
 def rows(
     scheduler: Any, max_rows: int = MAX_ROWS, walked: list[tuple[AbstractJob, int]] | None = None
 ) -> tuple[list[Row], int]:
     """The rows to show, in the scheduler's order, and how many were left out."""
-    now = _now()
+    now = now_()
     every = list(_walk(scheduler.jobs, 0)) if walked is None else walked
     kept = every
     hidden = 0
@@ -169,7 +133,7 @@ def rows(
             Row(
                 job=job,
                 depth=depth,
-                label=_one_line(job.label_text(), 40),
+                label=cut_label(job.label_text(), 40),
                 state=job.status.value,
                 elapsed=_elapsed(job, now),
                 note=job_note(job),
@@ -192,7 +156,7 @@ def summary_line(scheduler: Any, stats: Any = None) -> str:
     counts = ", ".join(f"{n} {status.value}" for status, n in stats.counts.items() if n)
     parts = [label, state, f"{counts or 'no jobs'} ({stats.total} jobs)"]
     if stats.elapsed is not None:
-        parts.append(format_seconds(stats.elapsed))
+        parts.append(format_duration(stats.elapsed))
     return " · ".join(parts)
 
 
@@ -352,12 +316,13 @@ def format_html(snap: Snapshot) -> str:
             "</thead><tbody>"
         )
         for r in snap.rows:
-            colour = _COLOURS[r.job.status]
+            colours = PALETTE[r.job.status]
             indent = "&nbsp;&nbsp;" * r.depth
             parts.append(
                 f'<tr data-job-id="{r.job.id}" data-state="{esc(r.state)}">'
                 f"<td>{indent}{esc(r.label)}</td>"
-                f'<td style="color:{colour}">{esc(r.state)}</td>'
+                f'<td><span style="background:{colours.fill};color:{colours.ink};'
+                f'padding:0 6px;border-radius:8px">{esc(r.state)}</span></td>'
                 f'<td style="text-align:right">{esc(r.elapsed)}</td>'
                 f"<td>{esc(r.note)}</td></tr>"
             )
@@ -373,8 +338,13 @@ def format_html(snap: Snapshot) -> str:
         if part.output:
             parts.append(f"<pre>{esc(part.output)}</pre>")
         if part.traceback:
-            colour = _COLOURS[Status.FAILED]
-            parts.append(f'<pre style="color:{colour}">{esc(part.traceback)}</pre>')
+            # the text in the theme's colour, marked by the failed state's fill: readable
+            # on light and dark backgrounds alike
+            fill = PALETTE[Status.FAILED].fill
+            parts.append(
+                f'<pre style="border-left:3px solid {fill};padding-left:6px">'
+                f"{esc(part.traceback)}</pre>"
+            )
         parts.append("</details>")
     if snap.hidden_sections:
         parts.append(f"<div>… and {snap.hidden_sections} more (see each job's .output)</div>")

@@ -17,7 +17,6 @@ import contextlib
 import contextvars
 import datetime
 import logging
-import math
 import os
 import sys
 import time
@@ -31,6 +30,7 @@ from nbjobs._core.capture import current_job
 from nbjobs._core.events import Event, EventKind
 from nbjobs._core.job import AbstractJob, Status
 from nbjobs._core.protocol import is_scheduler
+from nbjobs._views.format import format_duration
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -47,8 +47,6 @@ __all__ = ("LiveView", "PlainView", "attach", "job_path", "last_output_line")
 logger = logging.getLogger("nbjobs")
 
 Mode = Literal["auto", "live", "plain"]
-
-DONE_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.SKIPPED})
 
 # Symbols for terminals that can show them, and ASCII for those that cannot (a legacy code
 # page, LANG=C): a view that prints mojibake is worse than a plain one.
@@ -135,19 +133,6 @@ def last_output_line(job: AbstractJob, limit: int = 200) -> str:
         if visible:
             return visible[:limit]
     return ""
-
-
-def format_seconds(seconds: float | None, decimals: int = 1) -> str:
-    """``0.4s``, ``12.0s``, ``3m07s``, ``2h05m``; empty when unknown."""
-    if seconds is None or math.isnan(seconds):
-        return ""
-    if seconds < 60:
-        return f"{seconds:.{decimals}f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 def _capture_on() -> bool:
@@ -275,8 +260,10 @@ class Board:
     def progress(self) -> tuple[int, int]:
         """(finished, total) over the jobs expected to finish: forever jobs never do."""
         total = len(self.leaves) - len(self.forever)
-        done = sum(self.counts[s] for s in DONE_STATUSES)
-        done -= sum(1 for jid in self.forever if self.status.get(jid) in DONE_STATUSES)
+        done = sum(n for s, n in self.counts.items() if s.finished)
+        done -= sum(
+            1 for jid in self.forever if (st := self.status.get(jid)) is not None and st.finished
+        )
         return max(done, 0), max(total, 0)
 
 
@@ -339,7 +326,7 @@ class PlainView:
             words = [f"{'finish':<9}", self._where(event.scheduler)]
             begin = self._started.pop(id(event.scheduler), None)
             if begin is not None and event.time is not None:
-                words.append(format_seconds(event.time - begin, decimals=2))
+                words.append(format_duration(event.time - begin))
             if event.text:
                 words.append(event.text)
             self._write("  ".join(words))
@@ -353,10 +340,10 @@ class PlainView:
         if status in (Status.IDLE, Status.WAITING) or is_scheduler(job):
             return
         words = [f"{status.value:<9}", job_path(job, self.scheduler)]
-        if status in DONE_STATUSES and job.duration is not None:
-            # Logs are read after the fact, when the difference between 0.01s and 0.04s
-            # may be the clue.
-            words.append(format_seconds(job.duration, decimals=2))
+        if status.finished and job.duration is not None:
+            # logs are read after the fact, when the difference between 0.01s and 0.04s
+            # may be the clue: the one format keeps hundredths under ten seconds
+            words.append(format_duration(job.duration))
         if status is Status.FAILED:
             exc = job.raised_exception()
             if exc is not None:
@@ -565,7 +552,7 @@ class LiveView:
         head.add_row(
             Text(scheduler_label(self.scheduler), style="bold", overflow="ellipsis"),
             ProgressBar(total=max(total, 1), completed=done if total else 0),
-            Text(f"{done}/{total}  {format_seconds(self.elapsed())}".rstrip()),
+            Text(f"{done}/{total}  {format_duration(self.elapsed())}".rstrip()),
         )
         counts = Text(no_wrap=True, overflow="ellipsis")
         for status in ATTENTION_ORDER:
@@ -601,9 +588,9 @@ class LiveView:
             name.append(self._forever_mark, style="dim")
         elapsed = ""
         if status is Status.RUNNING and job.start_time is not None:
-            elapsed = format_seconds(max(self.now() - job.start_time, 0.0))
-        elif status in DONE_STATUSES:
-            elapsed = format_seconds(job.duration)
+            elapsed = format_duration(max(self.now() - job.start_time, 0.0))
+        elif status.finished:
+            elapsed = format_duration(job.duration)
         style = ""
         if status is Status.FAILED and (exc := job.raised_exception()) is not None:
             detail = _exception_line(exc) + ("" if job.critical else " (non-critical)")
@@ -631,7 +618,7 @@ class LiveView:
         from rich.text import Text
 
         counts = group.counts
-        done = sum(counts[s] for s in DONE_STATUSES)
+        done = sum(n for s, n in counts.items() if s.finished)
         summary = Text(f"{done}/{sum(counts.values())}", style="dim")
         for status in (Status.FAILED, Status.RUNNING, Status.WAITING):
             if counts[status]:
@@ -640,9 +627,9 @@ class LiveView:
         status = job.status
         elapsed = ""
         if status is Status.RUNNING and job.start_time is not None:
-            elapsed = format_seconds(max(self.now() - job.start_time, 0.0))
-        elif status in DONE_STATUSES:
-            elapsed = format_seconds(job.duration)
+            elapsed = format_duration(max(self.now() - job.start_time, 0.0))
+        elif status.finished:
+            elapsed = format_duration(job.duration)
         line = Text("  " * (group.depth - 1))
         line.append(self._opener, style=STYLES[status])
         line.append(" ")
@@ -698,7 +685,7 @@ class LiveView:
                 continue
             # Running and waiting: the oldest first, they hold things up; ended ones:
             # the most recent first.
-            items = reversed(bucket.values()) if status in DONE_STATUSES else iter(bucket.values())
+            items = reversed(bucket.values()) if status.finished else iter(bucket.values())
             for job in items:
                 if len(chosen) >= room:
                     break
