@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from nbjobs import DotNotFoundError, GraphvizError, Job, Scheduler, Sequence
+from nbjobs import DotNotFoundError, GraphvizError, Job, Scheduler, Sequence, Status
 from nbjobs._views import dot as dot_module
 from nbjobs._views.dot import render_svg
+from nbjobs._views.format import PALETTE
 from tests.conftest import hide_dot, run_checked
 
 
@@ -44,7 +45,7 @@ def test_dot_shows_clusters_styles_and_escapes_labels() -> None:
 
 def test_dot_fill_follows_status() -> None:
     s, crit, *_ = make()
-    assert 'fillcolor="#eeeeee"' in s.dot_format()
+    assert f'fillcolor="{PALETTE[Status.IDLE].fill}"' in s.dot_format()
     run_checked(s.co_run)
     line = next(
         line for line in s.dot_format().splitlines() if line.strip().startswith(f"j{crit.id} ")

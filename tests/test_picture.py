@@ -11,7 +11,7 @@ import pytest
 from nbjobs import GraphvizError, Job, Scheduler, Status
 from nbjobs._jupyter.display import LiveView, table_bundle
 from nbjobs._views import dot as dot_module
-from nbjobs._views.dot import STATUS_COLORS
+from nbjobs._views.format import PALETTE
 from nbjobs._views.picture import PICTURE_MAX_JOBS, picture_html, safe_svg
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -41,7 +41,7 @@ def test_a_finished_run_is_pictured_with_its_states_and_labels_as_text(
     assert "&lt;img src=x onerror=alert(1)&gt;" in picture
     assert "<img" not in picture
     # each job's state shows as its node's fill colour
-    assert picture.count(f'fill="{STATUS_COLORS[Status.SUCCEEDED]}"') == 2
+    assert picture.count(f'fill="{PALETTE[Status.SUCCEEDED].fill}"') == 2
 
 
 def test_no_picture_while_running_or_for_a_big_graph(

@@ -178,7 +178,7 @@ def test_widget_graph_marks_data_edges() -> None:
     a = Job(fetch, 1)
     b = Job(fetch, 2)
     c = Job(add, a, required=b)
-    spec = widget.graph_spec(Scheduler(a, b, c))
-    row = next(job for job in spec["jobs"] if job["id"] == c.id)
-    assert set(row["requires"]) == {a.id, b.id}
-    assert row["data"] == [a.id]
+    cols = widget.graph_columns(Scheduler(a, b, c))["jobs"]
+    at = cols["id"].index(c.id)
+    assert set(cols["requires"][at]) == {a.id, b.id}
+    assert cols["data"][at] == [a.id]

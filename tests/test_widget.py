@@ -21,6 +21,7 @@ from comm.base_comm import BaseComm
 import nbjobs
 from nbjobs import Job, Scheduler, Status
 from nbjobs._views.dot import render_svg
+from nbjobs._views.format import cut_label
 from nbjobs._widget import runtime as widget_runtime_module
 from nbjobs._widget import widget as widget_module
 from nbjobs._widget.widget import (
@@ -30,9 +31,7 @@ from nbjobs._widget.widget import (
     RESULT_MAX,
     UPDATE_INTERVAL,
     DagWidget,
-    bounded_repr,
-    cut_label,
-    graph_spec,
+    graph_columns,
 )
 from tests.browser.support import ensure_bundle
 
@@ -160,19 +159,21 @@ def test_graph_names_nodes_by_job_id_and_draws_nested_schedulers_as_clusters(
         assert spec["mode"] == "full"
         assert spec["leaves"] == 4
         assert spec["label"] == "demo"
-        by_id = {job["id"]: job for job in spec["jobs"]}
-        assert list(by_id) == [j[k].id for k in ("a", "inner", "b", "c", "d")]
-        assert by_id[j["b"].id]["parent"] == j["inner"].id
-        assert by_id[j["a"].id]["parent"] is None
-        assert by_id[j["inner"].id]["scheduler"] is True
-        assert by_id[j["c"].id]["requires"] == [j["b"].id]
+        # the page receives the jobs column by column
+        cols = spec["jobs"]
+        assert cols["id"] == [j[k].id for k in ("a", "inner", "b", "c", "d")]
+        at = {job_id: i for i, job_id in enumerate(cols["id"])}
+        assert cols["parent"][at[j["b"].id]] == j["inner"].id
+        assert cols["parent"][at[j["a"].id]] is None
+        assert cols["scheduler"][at[j["inner"].id]] == 1
+        assert cols["requires"][at[j["c"].id]] == [j["b"].id]
         dot = spec["dot"]
         for k in ("a", "b", "c", "d"):
             assert f"j{j[k].id} [label=" in dot
         assert f"subgraph cluster_j{j['inner'].id} {{" in dot
         # edges into and out of a cluster attach to a job inside and are clipped at it
-        assert f"j{j['a'].id} -> j{j['b'].id} [lhead=cluster_j{j['inner'].id}];" in dot
-        assert f"j{j['c'].id} -> j{j['d'].id} [ltail=cluster_j{j['inner'].id}];" in dot
+        assert f"j{j['a'].id} -> j{j['b'].id} [lhead=cluster_j{j['inner'].id}]\n" in dot
+        assert f"j{j['c'].id} -> j{j['d'].id} [ltail=cluster_j{j['inner'].id}]\n" in dot
     finally:
         w.close()
 
@@ -186,7 +187,7 @@ def test_dot_labels_are_literal_whatever_they_contain(
     labels = [XSS, 'say "hi" \\N \\n }', "two\nlines\there", "x" * 100, "é ü 漢字 🙂"]
     s = Scheduler(view=False)
     jobs = [Job(noop, label=label, scheduler=s) for label in labels]
-    spec = graph_spec(s)
+    spec = graph_columns(s)
     # drawn as nbjobs draws (Graphviz's JSON output escapes backslashes differently
     # from one version to another; the text in the SVG is what was measured and drawn)
     root = ElementTree.fromstring(render_svg(spec["dot"]))
@@ -194,9 +195,9 @@ def test_dot_labels_are_literal_whatever_they_contain(
     nodes = {g.findtext(f"{svg}title"): g for g in root.iter(f"{svg}g") if g.get("class") == "node"}
     for job, label in zip(jobs, labels, strict=True):
         texts = [t.text for t in nodes[f"j{job.id}"].iter(f"{svg}text")]
-        assert texts == [cut_label(label)]
-    assert cut_label("x" * 100) == "x" * (LABEL_MAX - 1) + "…"
-    assert cut_label("two\nlines\there") == "two lines here"
+        assert texts == [cut_label(label, LABEL_MAX)]
+    assert cut_label("x" * 100, LABEL_MAX) == "x" * (LABEL_MAX - 1) + "…"
+    assert cut_label("two\nlines\there", LABEL_MAX) == "two lines here"
 
 
 def test_big_graph_collapses_nested_schedulers_into_single_nodes(
@@ -211,16 +212,16 @@ def test_big_graph_collapses_nested_schedulers_into_single_nodes(
             Job(noop, label=f"p{k}-{i}", scheduler=inner)
         nested.append(inner)
     nested[1].requires(nested[0])
-    spec = graph_spec(s)
+    spec = graph_columns(s)
     assert spec["mode"] == "collapsed"
     assert spec["leaves"] == 4 * per
     assert "subgraph" not in spec["dot"]
     node_lines = [line for line in spec["dot"].splitlines() if "[label=" in line]
-    assert [line.split(" ", 1)[0] for line in node_lines] == [f"j{n.id}" for n in nested]
-    assert f"j{nested[0].id} -> j{nested[1].id};" in spec["dot"]
+    assert [line.split()[0] for line in node_lines] == [f"j{n.id}" for n in nested]
+    assert f"j{nested[0].id} -> j{nested[1].id}\n" in spec["dot"]
     # only the nodes drawn are described: the page asks for the rows it lists, and the
     # kernel counts the jobs inside each collapsed scheduler
-    assert [job["id"] for job in spec["jobs"]] == [n.id for n in nested]
+    assert spec["jobs"]["id"] == [n.id for n in nested]
     w = DagWidget(s)
     try:
         groups = w.snapshot["stats"]["groups"]
@@ -234,7 +235,7 @@ def test_huge_flat_graph_is_not_laid_out(comms: list[RecordingComm]) -> None:
     s = Scheduler(view=False)
     for i in range(BIG_GRAPH + 1):
         Job(noop, label=f"j{i}", scheduler=s)
-    spec = graph_spec(s)
+    spec = graph_columns(s)
     assert spec["mode"] == "list"
     assert spec["dot"] == ""
     assert spec["leaves"] == BIG_GRAPH + 1
@@ -246,7 +247,7 @@ def test_structure_change_resends_graph_and_snapshot(comms: list[RecordingComm])
     try:
         seq = w.snapshot["seq"]
         extra = Job(noop, label="late", scheduler=s, required=j["d"])
-        assert extra.id in {job["id"] for job in w.graph["jobs"]}
+        assert extra.id in w.graph["jobs"]["id"]
         assert f"j{extra.id} [label=" in w.graph["dot"]
         assert w.snapshot["seq"] == seq + 1
         assert [extra.id, "idle", None, None, None] in w.snapshot["jobs"]
@@ -393,19 +394,6 @@ def test_detail_reports_result_exception_and_traceback(
         w.close()
 
     arun(main)
-
-
-def test_bounded_repr_survives_huge_and_broken_values() -> None:
-    class Broken:
-        def __repr__(self) -> str:
-            raise RuntimeError("no repr")
-
-    text = bounded_repr("x" * 10_000)
-    assert text.startswith("'xxx")
-    assert "..." in text
-    assert len(text) <= 400
-    assert len(bounded_repr(list(range(10**5)), limit=50)) == 50
-    assert bounded_repr(Broken()).startswith("<Broken instance at 0x")
 
 
 def test_watched_job_output_streams_in_deltas(

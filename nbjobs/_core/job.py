@@ -462,10 +462,6 @@ class AbstractJob:
             return str(text)
         return type(self).__name__
 
-    def graph_label_text(self) -> str:
-        text = self.graph_label()
-        return str(text) if text is not None else self.label_text()
-
     # ---- engine hooks -------------------------------------------------------------------
     def _is_rerunnable(self) -> bool:
         """Whether co_run() can be started (again)."""

@@ -1,6 +1,7 @@
-"""DOT output: structure (nested schedulers as clusters, critical thick red border, forever
-dashed, data edges bold blue) and each job's status as its fill colour; and the one way
-nbjobs turns DOT into SVG (render_svg), with or without Graphviz's ``dot`` installed.
+"""DOT output, the one writer of it: for pictures, structure (nested schedulers as
+clusters, critical thick red border, forever dashed, data edges bold blue) and each job's
+status as its fill colour; for the widget's page, the layout it draws itself (``page=True``).
+And the one way nbjobs turns DOT into SVG (render_svg), with or without Graphviz's ``dot``.
 
 Each leaf job is the node ``j<job.id>`` and each nested scheduler the cluster
 ``cluster_j<id>``: views find nodes by these stable names. Built with the ``graphviz``
@@ -12,19 +13,21 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import re
 import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import graphviz
 
 from .._core.errors import DotNotFoundError, GraphvizError
-from .._core.job import AbstractJob, Status
+from .._core.job import AbstractJob
 from .._core.protocol import is_scheduler
+from .format import PALETTE, cut_label
 
 if TYPE_CHECKING:
     import wasmtime
@@ -33,43 +36,21 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("nbjobs")
 
-#: Fill colours per status, shared with the static fallback views.
-STATUS_COLORS: dict[Status, str] = {
-    Status.IDLE: "#eeeeee",
-    Status.WAITING: "#fff3b0",
-    Status.RUNNING: "#90caf9",
-    Status.SUCCEEDED: "#a5d6a7",
-    Status.FAILED: "#ef9a9a",
-    Status.CANCELLED: "#ffcc80",
-    Status.SKIPPED: "#d7ccc8",
-}
-
 
 def node_name(job: AbstractJob) -> str:
     return f"j{job.id}"
 
 
-def _style(job: AbstractJob, statuses: bool) -> dict[str, str]:
-    attrs: dict[str, str] = {"id": node_name(job)}
-    styles = []
-    if statuses:
-        styles.append("filled")
-        attrs["fillcolor"] = STATUS_COLORS[job.status]
-        attrs["class"] = f"nbjobs-{job.status.value}"
-    if job.forever:
-        styles.append("dashed")
-    if job.critical:
-        attrs["color"] = "red"
-        attrs["penwidth"] = "2"
-    else:
-        attrs["penwidth"] = "0.5"
-    styles.append("rounded")
-    attrs["style"] = ",".join(styles)
-    return attrs
+def graph_label(job: AbstractJob) -> str:
+    """The label of ``job`` in a picture: asynciojobs' ``graph_label()`` when the job
+    defines one, else the label every view shows."""
+    text = job.graph_label()
+    return str(text) if text is not None else job.label_text()
 
 
 def _anchor(sched: PureScheduler, entry: bool) -> AbstractJob:
-    """A leaf job inside ``sched`` to attach cluster edges to (the middle entry or exit)."""
+    """A leaf job inside ``sched`` to attach cluster edges to (the middle entry or exit;
+    the scheduler itself, whose placeholder node stands for it, when it is empty)."""
     candidates = list(sched.entry_jobs()) if entry else list(sched.exit_jobs())
     if not candidates and not entry:
         candidates = list(sched.exit_jobs(discard_forever=False))
@@ -81,42 +62,134 @@ def _anchor(sched: PureScheduler, entry: bool) -> AbstractJob:
     return chosen
 
 
-def _fill(graph: graphviz.Digraph, sched: PureScheduler, statuses: bool) -> None:
-    for job in sched.jobs:
-        if is_scheduler(job):
-            nested: PureScheduler = job  # type: ignore[assignment]
-            with graph.subgraph(name=f"cluster_{node_name(job)}") as sub:
-                sub.attr(
-                    label=graphviz.escape(job.graph_label_text()),
-                    id=f"cluster_{node_name(job)}",
-                    **{k: v for k, v in _style(job, statuses).items() if k not in ("id",)},
-                )
-                if len(nested.jobs) == 0:
-                    sub.node(node_name(job), label="(empty)", shape="box", style="dashed")
-                _fill(sub, nested, statuses)
+_BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|-?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)")
+_KEYWORDS = frozenset({"node", "edge", "graph", "digraph", "subgraph", "strict"})
+
+
+def _quote(value: str) -> str:
+    """``value`` as a DOT ID: bare when it may be, else double-quoted, with backslashes
+    doubled (so that Graphviz's escapes such as ``\\N`` show literally) and characters
+    that cannot be printed but line breaks replaced by spaces."""
+    if _BARE.fullmatch(value) and value.lower() not in _KEYWORDS:
+        return value
+    text = value.replace("\\", "\\\\").replace('"', '\\"')
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() or ch == "\n" else " " for ch in text)
+    return f'"{text}"'
+
+
+def _attrs(attrs: dict[str, str]) -> str:
+    return " ".join(f"{key}={_quote(value)}" for key, value in attrs.items())
+
+
+class _Writer:
+    """The one DOT writer, for static pictures and for the widget's page.
+
+    ``statuses``: fill each job with its state's colour (``PALETTE``). ``page``: DOT
+    that the widget's page lays out and draws itself: its sizes, no styles (the page
+    styles nodes by state), labels cut to ``label_max`` as the page draws them, and with
+    ``collapse`` nested schedulers drawn as single nodes rather than clusters. ``label``
+    gives each job's text.
+
+    It writes the statements itself, not through the ``graphviz`` package's calls, which
+    cost several times more per node: the widget writes the DOT text again at each change
+    of structure.
+    """
+
+    def __init__(
+        self,
+        statuses: bool,
+        page: bool,
+        collapse: bool,
+        label: Callable[[AbstractJob], str],
+        label_max: int | None,
+    ) -> None:
+        self.statuses = statuses and not page
+        self.page = page
+        self.collapse = collapse
+        self.label = label
+        self.label_max = label_max
+        self.lines: list[str] = []
+
+    def text(self, job: AbstractJob) -> str:
+        text = self.label(job)
+        if self.label_max is not None:
+            text = cut_label(text, self.label_max)
+        return text
+
+    def style(self, job: AbstractJob) -> dict[str, str]:
+        if self.page:
+            return {}
+        attrs: dict[str, str] = {}
+        styles = []
+        if self.statuses:
+            styles.append("filled")
+            attrs["fillcolor"] = PALETTE[job.status].fill
+            attrs["class"] = f"nbjobs-{job.status.value}"
+        if job.forever:
+            styles.append("dashed")
+        if job.critical:
+            attrs["color"] = "red"
+            attrs["penwidth"] = "2"
         else:
-            graph.node(
-                node_name(job),
-                label=graphviz.escape(job.graph_label_text()),
-                **_style(job, statuses),
-            )
-    for job in sched.jobs:
-        for req in job.required:
-            if req not in sched.jobs:
-                continue
-            attrs: dict[str, Any] = {}
-            src = req
-            dst = job
-            if is_scheduler(req):
-                src = _anchor(req, entry=False)  # type: ignore[arg-type]
-                attrs["ltail"] = f"cluster_{node_name(req)}"
-            if is_scheduler(job):
-                dst = _anchor(job, entry=True)  # type: ignore[arg-type]
-                attrs["lhead"] = f"cluster_{node_name(job)}"
-            if req in job.data_required:
-                attrs.update(style="bold", color="#1565c0", penwidth="2")
-                attrs["class"] = "nbjobs-data"
-            graph.edge(node_name(src), node_name(dst), **attrs)
+            attrs["penwidth"] = "0.5"
+        styles.append("rounded")
+        attrs["style"] = ",".join(styles)
+        return attrs
+
+    def node(self, indent: str, name: str, label: str, attrs: dict[str, str]) -> None:
+        # as the graphviz package writes a node: the label first, then sorted attributes
+        rest = f" {_attrs(dict(sorted(attrs.items())))}" if attrs else ""
+        self.lines.append(f"{indent}{name} [label={_quote(label)}{rest}]")
+
+    def fill(self, sched: PureScheduler, indent: str = "\t") -> None:
+        for job in sched.jobs:
+            name = node_name(job)
+            if is_scheduler(job) and self.collapse:
+                # a collapsed scheduler: taller, for the second line (its counts) the page
+                # draws in it
+                self.node(indent, name, self.text(job), {"height": "0.55"})
+            elif is_scheduler(job):
+                nested: PureScheduler = job  # type: ignore[assignment]
+                self.lines.append(f"{indent}subgraph cluster_{name} {{")
+                inner = indent + "\t"
+                attrs = self.style(job)
+                if not self.page:
+                    attrs["id"] = f"cluster_{name}"
+                attrs = {"label": self.text(job), **dict(sorted(attrs.items()))}
+                self.lines.append(f"{inner}{_attrs(attrs)}")
+                if len(nested.jobs) == 0:
+                    extra = {} if self.page else {"shape": "box", "style": "dashed"}
+                    self.node(inner, name, "(empty)", extra)
+                self.fill(nested, inner)
+                self.lines.append(f"{indent}}}")
+            else:
+                attrs = self.style(job)
+                if not self.page:
+                    attrs["id"] = name
+                self.node(indent, name, self.text(job), attrs)
+        for job in sched.jobs:
+            for req in job.required:
+                if req in sched.jobs:
+                    self.edge(indent, req, job)
+
+    def edge(self, indent: str, req: AbstractJob, job: AbstractJob) -> None:
+        attrs: dict[str, str] = {}
+        src = req
+        dst = job
+        if is_scheduler(req) and not self.collapse:
+            src = _anchor(req, entry=False)  # type: ignore[arg-type]
+            attrs["ltail"] = f"cluster_{node_name(req)}"
+        if is_scheduler(job) and not self.collapse:
+            dst = _anchor(job, entry=True)  # type: ignore[arg-type]
+            attrs["lhead"] = f"cluster_{node_name(job)}"
+        if src is dst:
+            return  # no edge Graphviz could draw
+        if req in job.data_required and not self.page:
+            attrs.update(style="bold", color="#1565c0", penwidth="2")
+            attrs["class"] = "nbjobs-data"
+        rest = f" [{_attrs(dict(sorted(attrs.items())))}]" if attrs else ""
+        self.lines.append(f"{indent}{node_name(src)} -> {node_name(dst)}{rest}")
 
 
 class Digraph(graphviz.Digraph):  # type: ignore[misc]  # graphviz has no type hints
@@ -157,17 +230,50 @@ class Digraph(graphviz.Digraph):  # type: ignore[misc]  # graphviz has no type h
         return image
 
 
-def digraph(sched: PureScheduler, statuses: bool = True) -> Digraph:
+def digraph(
+    sched: PureScheduler,
+    statuses: bool = True,
+    *,
+    page: bool = False,
+    collapse: bool = False,
+    label: Callable[[AbstractJob], str] = graph_label,
+    label_max: int | None = None,
+) -> Digraph:
+    """The graph of ``sched``: each leaf job the node ``j<id>``, each nested scheduler the
+    cluster ``cluster_j<id>`` (or, with ``collapse``, the node ``j<id>``); see ``_Writer``
+    for the options."""
     graph = Digraph("nbjobs")
-    graph.attr(compound="true", rankdir="TB")
-    graph.attr("node", shape="box", fontname="Helvetica", fontsize="11")
+    if page:
+        graph.attr(compound="true", rankdir="TB", nodesep="0.25", ranksep="0.4")
+        graph.attr(
+            "node",
+            shape="box",
+            fontname="Helvetica",
+            fontsize="12",
+            height="0.4",
+            margin="0.12,0.04",
+        )
+    else:
+        graph.attr(compound="true", rankdir="TB")
+        graph.attr("node", shape="box", fontname="Helvetica", fontsize="11")
     graph.attr("edge", arrowsize="0.7")
-    _fill(graph, sched, statuses)
+    writer = _Writer(statuses, page, collapse, label, label_max)
+    writer.fill(sched)
+    graph.body.extend(line + "\n" for line in writer.lines)
     return graph
 
 
-def dot_source(sched: PureScheduler, statuses: bool = True) -> str:
-    return str(digraph(sched, statuses).source)
+def dot_source(
+    sched: PureScheduler,
+    statuses: bool = True,
+    *,
+    page: bool = False,
+    collapse: bool = False,
+    label: Callable[[AbstractJob], str] = graph_label,
+    label_max: int | None = None,
+) -> str:
+    graph = digraph(sched, statuses, page=page, collapse=collapse, label=label, label_max=label_max)
+    return str(graph.source)
 
 
 def export_dot(sched: PureScheduler, filename: str | os.PathLike[str]) -> str:

@@ -36,12 +36,9 @@ DOT text only sizes the boxes (its labels are escaped for DOT and never shown as
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import reprlib
 import time
-import traceback
 import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -55,7 +52,10 @@ from .._core.errors import RunGoneError
 from .._core.events import Coalescer, Event, EventKind
 from .._core.job import AbstractJob, Status
 from .._core.protocol import is_scheduler
+from .._core.text import bounded_repr, format_traceback
 from .._engine.scheduler import PureScheduler
+from .._views.dot import dot_source
+from .._views.format import now
 from .query import Query, answer, walk
 from .runtime import RUNTIME_BUNDLE, WidgetRuntime, widget_runtime
 
@@ -91,122 +91,13 @@ _RUN = "run"
 Row = list[Any]  # [id, state, ready, start, end]
 
 
-def _now() -> float:
-    # jobs are stamped with loop.time(); asyncio's loops use time.monotonic()
-    try:
-        return asyncio.get_running_loop().time()
-    except RuntimeError:
-        return time.monotonic()
-
-
-def _dot_string(text: str) -> str:
-    """A double-quoted DOT string holding ``text`` literally, on one line."""
-    # In a DOT label a backslash starts an escape (\\N is the node's name, \\n a line
-    # break): double every backslash so it shows as itself.
-    text = text.replace("\\", "\\\\").replace('"', '\\"')
-    text = "".join(ch if ch.isprintable() else " " for ch in text)
-    return f'"{text}"'
-
-
-def cut_label(text: str, limit: int = LABEL_MAX) -> str:
-    """The label as drawn: one line, at most ``limit`` characters (the page cuts alike)."""
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-_repr = reprlib.Repr()
-_repr.maxstring = 400
-_repr.maxother = 400
-_repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxdict = 20
-_repr.maxlevel = 3
-
-
-def bounded_repr(value: Any, limit: int = RESULT_MAX) -> str:
-    """A repr that stays small whatever the value, and never raises."""
-    try:
-        text = _repr.repr(value)
-    except Exception as exc:
-        text = f"<repr failed: {type(exc).__name__}: {exc}>"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _anchor(sched: PureScheduler, entry: bool) -> AbstractJob | None:
-    """A leaf job inside ``sched`` where a cluster's edges attach (None: empty)."""
-    candidates = list(sched.entry_jobs() if entry else sched.exit_jobs(discard_forever=False))
-    if not candidates:
-        return None
-    chosen = candidates[(len(candidates) - 1) // 2]
-    if is_scheduler(chosen):
-        return _anchor(chosen, entry)  # type: ignore[arg-type]
-    return chosen
-
-
-class _DotWriter:
-    """DOT text for the page's layout: leaf jobs are nodes ``j<id>``, nested schedulers
-    clusters ``cluster_j<id>`` (or single nodes ``j<id>`` when collapsed)."""
-
-    def __init__(self, collapse: bool) -> None:
-        self.collapse = collapse
-        self.lines = [
-            "digraph nbjobs {",
-            "compound=true; rankdir=TB; nodesep=0.25; ranksep=0.4;",
-            'node [shape=box, fontname="Helvetica", fontsize=12, height=0.4, margin="0.12,0.04"];',
-            "edge [arrowsize=0.7];",
-        ]
-        self.edges = 0
-
-    def node(self, job: AbstractJob, label: str) -> None:
-        self.lines.append(f"j{job.id} [label={_dot_string(cut_label(label))}];")
-
-    def fill(self, sched: PureScheduler) -> None:
-        for job in sched.jobs:
-            if is_scheduler(job) and not self.collapse:
-                nested: PureScheduler = job  # type: ignore[assignment]
-                self.lines.append(f"subgraph cluster_j{job.id} {{")
-                self.lines.append(f"label={_dot_string(cut_label(job.label_text()))};")
-                if len(nested.jobs) == 0:
-                    self.node(job, "(empty)")
-                self.fill(nested)
-                self.lines.append("}")
-            elif is_scheduler(job):
-                # a collapsed scheduler: a second line shows its counts in the page
-                self.lines.append(
-                    f"j{job.id} [label={_dot_string(cut_label(job.label_text()))}, height=0.55];"
-                )
-            else:
-                self.node(job, job.label_text())
-        for job in sched.jobs:
-            for req in job.required:
-                if req not in sched.jobs:
-                    continue
-                self.edge(req, job)
-
-    def edge(self, req: AbstractJob, job: AbstractJob) -> None:
-        src: AbstractJob = req
-        dst: AbstractJob = job
-        attrs = []
-        if is_scheduler(req) and not self.collapse:
-            src = _anchor(req, entry=False) or req  # type: ignore[arg-type]
-            attrs.append(f"ltail=cluster_j{req.id}")
-        if is_scheduler(job) and not self.collapse:
-            dst = _anchor(job, entry=True) or job  # type: ignore[arg-type]
-            attrs.append(f"lhead=cluster_j{job.id}")
-        if src is dst:
-            return  # two empty clusters: no edge Graphviz could draw
-        suffix = f" [{', '.join(attrs)}]" if attrs else ""
-        self.lines.append(f"j{src.id} -> j{dst.id}{suffix};")
-        self.edges += 1
-
-    def text(self) -> str:
-        return "\n".join([*self.lines, "}"])
-
-
 def graph_columns(scheduler: PureScheduler) -> dict[str, Any]:
     """The ``graph`` trait for ``scheduler``: jobs, nesting, and the DOT text to lay out.
 
     Jobs go column by column (``jobs.id``, ``jobs.label``...; flags as 0/1, ``data`` 0
-    when empty), not as one object per job: a third of the JSON, and faster to build
-    and encode, which counts on a 10k-job run. :func:`graph_spec` gives one dict per job.
+    when empty), not as one object per job: the keys are not repeated for each job, so
+    the JSON is smaller and faster to build and encode, which counts on big runs (the
+    page rebuilds one object per job).
     """
     mode, leaves = graph_mode(scheduler)
     ids: list[int] = []
@@ -237,9 +128,13 @@ def graph_columns(scheduler: PureScheduler) -> dict[str, Any]:
         nested.append(1 if is_scheduler(job) else 0)
     dot = ""
     if mode != "list":
-        writer = _DotWriter(collapse=mode == "collapsed")
-        writer.fill(scheduler)
-        dot = writer.text()
+        dot = dot_source(
+            scheduler,
+            page=True,
+            collapse=mode == "collapsed",
+            label=AbstractJob.label_text,
+            label_max=LABEL_MAX,
+        )
     return {
         "label": scheduler.label_text(),
         "jobs": {
@@ -267,30 +162,6 @@ def graph_mode(scheduler: PureScheduler) -> tuple[str, int]:
     return ("collapsed" if len(scheduler.jobs) <= MAX_DRAWN else "list"), leaves
 
 
-def graph_rows(columns: dict[str, Any]) -> dict[str, Any]:
-    """A ``graph_columns`` value with one dict per job (what the page rebuilds)."""
-    cols = columns["jobs"]
-    jobs = [
-        {
-            "id": cols["id"][i],
-            "label": cols["label"][i],
-            "critical": bool(cols["critical"][i]),
-            "forever": bool(cols["forever"][i]),
-            "parent": cols["parent"][i],
-            "requires": cols["requires"][i],
-            "data": cols["data"][i] or [],
-            "scheduler": bool(cols["scheduler"][i]),
-        }
-        for i in range(len(cols["id"]))
-    ]
-    return {**columns, "jobs": jobs}
-
-
-def graph_spec(scheduler: PureScheduler) -> dict[str, Any]:
-    """The structure of ``scheduler`` as the page sees it: one dict per job."""
-    return graph_rows(graph_columns(scheduler))
-
-
 def micros(t: float | None, origin: float) -> int | None:
     """A loop-clock time as whole microseconds after ``origin``.
 
@@ -300,16 +171,13 @@ def micros(t: float | None, origin: float) -> int | None:
     return None if t is None else int((t - origin) * 1_000_000)
 
 
-def job_row(job: AbstractJob, origin: float) -> Row:
-    return _rows([job], origin)[0]
-
-
 _STATE_NAMES = {status: status.value for status in Status}
 
 
 def _rows(jobs: Iterable[AbstractJob], origin: float) -> list[Row]:
-    """``job_row`` of each job. Inline (no call per time): a snapshot makes one row per
-    job, at the start and the end of each run, and those are on the run's clock."""
+    """A row per job: id, state, and its times as ``micros`` gives them (inline, without
+    a call per time: a snapshot makes one row per job at the start and the end of each
+    run, and those are on the run's clock)."""
     names = _STATE_NAMES
     return [
         [
@@ -343,16 +211,12 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _traceback_text(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(exc))
-
-
 def job_detail(job: AbstractJob, origin: float) -> dict[str, Any]:
     """Everything the page's panel shows about one job (the answer to ``detail``)."""
     status = job.status
     result = None
     if status is Status.SUCCEEDED:
-        result = bounded_repr(job.result())
+        result = bounded_repr(job.result(), RESULT_MAX)
     exc = job.raised_exception()
     chunks: list[list[str]] = []
     size = 0
@@ -382,7 +246,7 @@ def job_detail(job: AbstractJob, origin: float) -> dict[str, Any]:
         "requires": [[req.id, req.label_text()] for req in job.required],
         "result": result,
         "exception": None if exc is None else f"{type(exc).__qualname__}: {exc}",
-        "traceback": None if exc is None else _traceback_text(exc),
+        "traceback": None if exc is None else format_traceback(exc),
         "cancel_reason": job.cancel_reason,
         "skip_reason": job.skip_reason,
         "output": chunks,
@@ -465,7 +329,7 @@ class DagWidget(anywidget.AnyWidget):
         #: whose front-end sends cell ids): the page no longer shows it anywhere
         self.close_with_cell = close_with_cell
         # times go to the page as microseconds after this point of the loop's clock
-        self._origin = _now()
+        self._origin = now()
         self._seq = 0
         # id -> job, made when first needed: a big run's page may never ask
         self._index: dict[int, AbstractJob] | None = None
@@ -532,7 +396,8 @@ class DagWidget(anywidget.AnyWidget):
     @property
     def graph(self) -> dict[str, Any]:
         """The structure last sent to the page (the ``graph_json`` trait, parsed)."""
-        return graph_rows(json.loads(self.graph_json))
+        value: dict[str, Any] = json.loads(self.graph_json)
+        return value
 
     @property
     def snapshot(self) -> dict[str, Any]:
@@ -568,7 +433,7 @@ class DagWidget(anywidget.AnyWidget):
         if self._mode == "full":
             return {
                 "seq": self._seq,
-                "now": micros(_now(), self._origin),
+                "now": micros(now(), self._origin),
                 "jobs": self._rows(self._jobs_by_id().values()),
                 "stats": stats_dict(self._scheduler),
             }
@@ -576,7 +441,7 @@ class DagWidget(anywidget.AnyWidget):
         # notebook shows
         return {
             "seq": self._seq,
-            "now": micros(_now(), self._origin),
+            "now": micros(now(), self._origin),
             "jobs": self._rows(self._drawn_and_watched()),
             "stats": self._lazy_stats(),
             "list": answer(self._scheduler, Query(), self._origin),
@@ -685,7 +550,7 @@ class DagWidget(anywidget.AnyWidget):
             {
                 "type": "delta",
                 "seq": self._seq,
-                "now": micros(_now(), self._origin),
+                "now": micros(now(), self._origin),
                 "jobs": self._rows(changed),
                 "stats": stats,
                 "output": self._output.take(),
@@ -712,7 +577,7 @@ class DagWidget(anywidget.AnyWidget):
                 {
                     "type": "delta",
                     "seq": self._seq,
-                    "now": micros(_now(), self._origin),
+                    "now": micros(now(), self._origin),
                     "jobs": self._rows(self._drawn_and_watched(changed)),
                     "stats": stats,
                     "output": self._output.take(),
