@@ -1,5 +1,5 @@
 // One Graphviz per page, shared by every nbjobs widget: anywidget loads each widget's module
-// on its own, and a worker holding ~1 MB of WebAssembly per widget would add up. The worker
+// on its own, and a worker holding Graphviz's WebAssembly per widget would add up. The worker
 // runs the bundle of worker.ts, which build.mjs inlines here as text.
 
 import workerSource from "nbjobs:worker-source";

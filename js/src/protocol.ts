@@ -47,8 +47,8 @@ export type ListFilter = "attention" | "all" | State;
 
 /** The `graph` trait: the structure, re-sent only when it changes. */
 /**
- * The `graph` trait as sent: the jobs column by column (a third of the JSON of one object
- * per job, and cheaper to build in the kernel); `decodeGraph` rebuilds the objects.
+ * The `graph` trait as sent: the jobs column by column (smaller JSON than one object per
+ * job, and cheaper to build in the kernel); `decodeGraph` rebuilds the objects.
  */
 export interface GraphColumns {
   id: number[];

@@ -2,8 +2,8 @@
 
 Past ``MAX_DRAWN`` top-level nodes the widget shows a list instead of a drawing. Sending
 every job's description when it opens and every job's state as the run goes would cost
-the kernel more than the run itself (a 10k-job run of no-op jobs takes ~80 ms; describing
-it takes ~30 ms), for a page that shows at most ``QUERY_MAX`` rows. So in that mode the
+the kernel a large part of what the run itself costs (``benchmarks/README.md`` has the
+numbers), for a page that shows at most ``QUERY_MAX`` rows. So in that mode the
 page asks for the rows it shows (the list's filter and search, the timeline's earliest
 jobs) and the kernel answers with at most ``QUERY_MAX`` of them. An answer costs one pass
 over the jobs, on request only: the page asks again when the counts change, at most a few
