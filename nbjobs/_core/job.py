@@ -17,7 +17,7 @@ import logging
 import math
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from types import CoroutineType, TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -115,7 +115,7 @@ class AbstractJob:
     """
 
     # What every run writes on every job lives in slots: storing a new key in an
-    # instance's __dict__ costs ~90 ns and grows it, a slot ~10 ns and 8 bytes (jobs
+    # instance's __dict__ costs several times a slot's store and grows the dict (jobs
     # still have a __dict__: subclasses add their own attributes).
     __slots__ = (
         "__dict__",
@@ -224,7 +224,19 @@ class AbstractJob:
         ref = self._owner_ref
         return ref() if ref is not None else None
 
-    scheduler: Any = None  # replaced below by a property: see _scheduler_property
+    @property
+    def scheduler(self) -> Any:
+        """The scheduler this job belongs to, or None. Held weakly: a job does not keep its
+        scheduler alive. Assigning it (as some asynciojobs subclasses do, for their own
+        use) stores that value for the subclass and changes nothing for nbjobs."""
+        if self._user_scheduler is not _UNSET:
+            return self._user_scheduler
+        ref = self._owner_ref
+        return ref() if ref is not None else None
+
+    @scheduler.setter
+    def scheduler(self, value: Any) -> None:
+        self._user_scheduler = value
 
     # ---- state -----------------------------------------------------------------------
     _RESET = ("_exception", "_traceback", "cancel_reason", "skip_reason", "attempts")
@@ -295,7 +307,8 @@ class AbstractJob:
 
     def _set_status(self, status: Status, now: float | None) -> None:
         # the engine inlines this in its per-job transitions (waiting: PureScheduler.
-        # _make_ready and _start_run; running: _start; succeeded: _run_job): keep in step
+        # _make_ready, _start_run and _settle; running: _start; succeeded: _run_job): keep
+        # them in step
         old = self._status
         self._status = status
         ref = self._owner_ref
@@ -307,24 +320,6 @@ class AbstractJob:
                 counts[status] += 1
         if Subscribers.statuses:
             self._emit(EventKind.STATUS, now)
-
-    def _mark_ready(self, now: float, waiting: bool) -> None:
-        self.ready_time = now
-        if waiting:
-            self._set_status(Status.WAITING, now)
-
-    def _mark_running(self, now: float) -> None:
-        self._started = True
-        self.start_time = now
-        if self.ready_time is None:
-            self.ready_time = now
-        self._set_status(Status.RUNNING, now)
-
-    def _mark_succeeded(self, now: float, result: Any) -> None:
-        if result is not None:
-            self._result = result
-        self.end_time = now
-        self._set_status(Status.SUCCEEDED, now)
 
     def _mark_failed(self, now: float, exc: BaseException) -> None:
         self._exception = exc
@@ -463,10 +458,6 @@ class AbstractJob:
         return type(self).__name__
 
     # ---- engine hooks -------------------------------------------------------------------
-    def _is_rerunnable(self) -> bool:
-        """Whether co_run() can be started (again)."""
-        return True
-
     def _make_awaitable(self) -> Awaitable[Any]:
         awaitable = self.co_run()
         if not inspect.isawaitable(awaitable):
@@ -545,26 +536,6 @@ class AbstractJob:
 
     # jobs are compared by identity: two jobs with equal labels are still two jobs
     __hash__ = object.__hash__
-
-
-def _get_scheduler(self: Any) -> Any:
-    if self._user_scheduler is not _UNSET:
-        return self._user_scheduler
-    ref = self._owner_ref
-    return ref() if ref is not None else None
-
-
-def _set_scheduler(self: Any, value: Any) -> None:
-    self._user_scheduler = value
-
-
-#: ``job.scheduler``: the scheduler the job belongs to, or None. Held weakly: a job does
-#: not keep its scheduler alive. Assigning it (as some asynciojobs subclasses do, for their
-#: own use) stores that value for the subclass and changes nothing for nbjobs.
-scheduler_property: Any = property(
-    _get_scheduler, _set_scheduler, doc="The scheduler this job belongs to, or None."
-)
-AbstractJob.scheduler = scheduler_property
 
 
 #: characters of a result's repr in a job's own repr
@@ -752,9 +723,6 @@ class Job(AbstractJob):
             return _callable_name(target)
         return type(target).__name__
 
-    def _is_rerunnable(self) -> bool:
-        return self._mode != _ONE_SHOT or not self._consumed
-
     def _body(self) -> Awaitable[Any]:
         """The awaitable for one attempt: the coroutine, or a fresh call."""
         mode = self._mode
@@ -850,6 +818,3 @@ async def _call_in_thread(fn: Callable[..., Any], args: tuple[Any, ...], kwargs:
     if inspect.isawaitable(result):
         return await result
     return result
-
-
-CoroutineFactory = Callable[[], Coroutine[Any, Any, Any]]

@@ -40,7 +40,6 @@ from .._core.job import (
     _ids,
     check_timeout,
     checked_awaitable,
-    scheduler_property,
 )
 from .._core.jobset import OrderedSet, ReadOnlyJobs
 from .._core.protocol import RunStatistics, SchedulerView
@@ -229,7 +228,7 @@ class PureScheduler(SchedulerView):
     # a PureScheduler is never nested; these make every scheduler look alike to views
     _owner_ref: Any = None
     _user_scheduler: Any = _UNSET
-    scheduler = scheduler_property
+    scheduler = cast(Any, AbstractJob.scheduler)  # the same property
 
     def _owner(self) -> PureScheduler | None:
         ref = self._owner_ref
@@ -1611,12 +1610,8 @@ class Scheduler(PureScheduler, AbstractJob):
             exc.add_note(note)
         raise exc
 
-    def _is_rerunnable(self) -> bool:
-        return not any(True for _ in self._spent_jobs())
-
     __hash__ = AbstractJob.__hash__
     __repr__ = PureScheduler.__repr__
-    scheduler = scheduler_property
 
     def cancel(self, reason: str = "cancelled by user") -> bool:
         """Cancel this scheduler's run. Nested in a running scheduler, it is cancelled as a
