@@ -177,7 +177,7 @@ class AbstractJob:
         self._started = False
         self._result = None
         self.ready_time = self.start_time = self.end_time = None
-        # the plan of the run of the scheduler that owns the job (see PureScheduler._plan):
+        # the plan of the run of the scheduler that owns the job (see _engine/plan.py):
         # where its successors end in that run's list of them and how many there are, its
         # count of unfinished requirements, which plan
         self._succ_end = 0
@@ -185,7 +185,7 @@ class AbstractJob:
         self._pending = 0
         self._plan_token: object = None
         # True for Job(async_fn, *args) without keyword or job arguments: the engine then
-        # calls ``corun(*_args)`` itself (see PureScheduler._run_job), two calls less per job
+        # calls ``corun(*_args)`` itself (see _Runner._run_job), two calls less per job
         self._direct = False
         self.id: int = next(_ids)
         self.forever = bool(forever)
@@ -306,9 +306,9 @@ class AbstractJob:
             owner = owner._owner()
 
     def _set_status(self, status: Status, now: float | None) -> None:
-        # the engine inlines this in its per-job transitions (waiting: PureScheduler.
-        # _make_ready, _start_run and _settle; running: _start; succeeded: _run_job): keep
-        # them in step
+        # the engine inlines this in its per-job transitions (nbjobs._engine.runner:
+        # waiting in _Runner._make_ready, start and _settle; running in _start; succeeded
+        # in _run_job): keep them in step
         old = self._status
         self._status = status
         ref = self._owner_ref
@@ -344,12 +344,13 @@ class AbstractJob:
         if not Subscribers.active:
             return
         owner = self._owner()
-        if owner is None or owner._loop_thread in (None, threading.get_ident()):
+        runner = owner._runner if owner is not None else None
+        if runner is None or runner.thread == threading.get_ident():
             self._emit(EventKind.OUTPUT, None, text=text, stream=stream)
             return
         # written from a worker thread (a sync job): views live on the loop's thread
-        loop = owner._loop
-        if loop is not None and not loop.is_closed():
+        loop = runner.loop
+        if not loop.is_closed():
             emit = functools.partial(self._emit, EventKind.OUTPUT, None, text=text, stream=stream)
             loop.call_soon_threadsafe(emit)
 
