@@ -374,7 +374,7 @@ class DagWidget(anywidget.AnyWidget):
 
     @property
     def _scheduler(self) -> PureScheduler:
-        scheduler = self._held or self._ref()
+        scheduler = self._held if self._held is not None else self._ref()
         if scheduler is None:
             raise RunGoneError(
                 f"the run of {self._label!r} shown by this widget is gone: nothing else "
