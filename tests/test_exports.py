@@ -36,3 +36,27 @@ def test_pickle_finds_exported_classes() -> None:
     error = pickle.loads(pickle.dumps(nbjobs.RequirementError("no such job")))
     assert type(error) is nbjobs.RequirementError
     assert str(error) == "no such job"
+
+
+def test_every_exported_error_pickles_with_its_fields() -> None:
+    # errors cross processes (a body on a process pool or a Dask worker raises them, and a
+    # failed job's exception is pickled back): each must come back whole
+    made = {
+        nbjobs.CycleError: nbjobs.CycleError("a cycle: x -> y -> x", ["x", "y", "x"]),
+        nbjobs.NotRerunnableError: nbjobs.NotRerunnableError("spent coroutines", ["job"]),
+    }
+    errors = [
+        getattr(nbjobs, name)
+        for name in nbjobs.__all__
+        if inspect.isclass(getattr(nbjobs, name))
+        and issubclass(getattr(nbjobs, name), BaseException)
+    ]
+    assert nbjobs.CycleError in errors and len(errors) >= 8
+    for cls in errors:
+        error = made.get(cls) or cls(f"what went wrong with {cls.__name__}")
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is cls
+        assert str(copy) == str(error)
+        assert copy.__dict__ == error.__dict__, cls
+    assert pickle.loads(pickle.dumps(made[nbjobs.CycleError])).cycle == ["x", "y", "x"]
+    assert pickle.loads(pickle.dumps(made[nbjobs.NotRerunnableError])).jobs == ["job"]

@@ -24,6 +24,11 @@ class CycleError(NbjobsError, ValueError):
         super().__init__(message)
         self.cycle = list(cycle)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # an exception pickles as ``cls(*args)``; this one needs its jobs too (errors cross
+        # processes: a job's body may run in a process pool or on a Dask worker)
+        return (type(self), (str(self), self.cycle), self.__dict__)
+
 
 class RequirementError(NbjobsError, ValueError):
     """A job requires (or consumes the result of) a job that is not in the same scheduler,
@@ -40,6 +45,9 @@ class NotRerunnableError(NbjobsError, RuntimeError):
     def __init__(self, message: str, jobs: Sequence[Any]) -> None:
         super().__init__(message)
         self.jobs = list(jobs)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.jobs), self.__dict__)
 
 
 class RunningLoopError(NbjobsError, RuntimeError):
