@@ -1,9 +1,13 @@
-"""What views read on a scheduler: a declared, read-only protocol.
+"""The contracts between rooms: what views read on a scheduler, what a job needs of its owner.
 
 Views, the widget, the Jupyter glue and the command line read a scheduler through
 :class:`SchedulerView` and never a private field of the engine; the engine's
 ``PureScheduler`` implements it. Views test "is this job a nested scheduler?" with
 :func:`is_scheduler`, so that they need not import the engine (which imports them).
+
+A job reaches the scheduler that owns it through :class:`JobOwner` only (the engine checks
+that ``PureScheduler`` satisfies it; ``tests/test_contracts.py`` that ``_core`` uses nothing
+else of the engine's).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .job import Status
 
@@ -110,6 +114,47 @@ class SchedulerView:
         """The subscriptions, for views that follow every job cheaply (quiet
         subscriptions, ``watch_statuses``: see CONTRIBUTING)."""
         raise NotImplementedError
+
+
+class JobOwner(Protocol):
+    """What a job uses of the scheduler that owns it, and nothing more.
+
+    Private names on purpose: these are the engine's, not the user's. A job changes status
+    several times per run and every change updates its owner's counts and tells its
+    subscribers, so the job reads these fields directly rather than through methods.
+    """
+
+    #: how many of the owner's own jobs are in each status (a job moves itself between them)
+    _counts: dict[Status, int]
+    #: the owner's subscriptions, which a job's events go to (then to the owner's owner)
+    _subscribers: Subscribers
+
+    @property
+    def _runner(self) -> _RunnerFace | None:
+        """The current run, or None between runs."""
+        ...
+
+    def _owner(self) -> JobOwner | None:
+        """The scheduler that owns this one, when nested."""
+        ...
+
+    def _structure_changed(self) -> None:
+        """A job's requirements changed: plans made before are stale."""
+        ...
+
+    def _cancel_job(self, job: AbstractJob, reason: str) -> bool:
+        """Cancel ``job`` (of this scheduler) in the current run, or mark it for the next."""
+        ...
+
+
+class _RunnerFace(Protocol):
+    """What a job reads of the current run: the loop and the thread that drive it."""
+
+    @property
+    def loop(self) -> Any: ...
+
+    @property
+    def thread(self) -> int: ...
 
 
 def is_scheduler(obj: object) -> bool:

@@ -14,7 +14,7 @@ import logging
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from types import MappingProxyType
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from .._core import capture as _capture
 from .._core.errors import AlreadyRunningError, OwnershipError
@@ -22,6 +22,9 @@ from .._core.events import Callback, Event, EventKind, Subscribers
 from .._core.job import _UNSET, AbstractJob, Status, _ids, check_timeout
 from .._core.jobset import OrderedSet, ReadOnlyJobs
 from .._core.protocol import RunStatistics, SchedulerView
+
+if TYPE_CHECKING:
+    from .._core.protocol import JobOwner
 from .._core.sequence import flatten
 from .blocking import run_blocking
 from .graphops import GraphMethods
@@ -705,3 +708,8 @@ def _failure_note(sched: PureScheduler, culprit: AbstractJob, failures: list[Abs
         )
         note += f"; {len(others)} other failure(s): {listed} (see scheduler.failures())"
     return note
+
+
+if TYPE_CHECKING:
+    # the type checker verifies here that a scheduler is what its jobs take it for
+    _A_JOB_OWNER: type[JobOwner] = PureScheduler
