@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import enum
 import functools
+import gc
 import inspect
 import itertools
 import logging
 import math
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Iterable
-from types import CoroutineType, TracebackType
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableSet
+from types import CoroutineType, FunctionType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .capture import JobOutput
@@ -82,6 +83,41 @@ class JobChain:
     jobs: list[AbstractJob]
 
 
+#: requirements kept in a tuple up to this many (a linear scan is then as fast as a dict)
+_FEW = 8
+
+
+class Requirements(MutableSet["AbstractJob"]):
+    """A job's requirements, in the order they were added: a live view (``job.required``)."""
+
+    __slots__ = ("_job",)
+
+    def __init__(self, job: AbstractJob) -> None:
+        self._job = job
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._job._req
+
+    def __iter__(self) -> Iterator[AbstractJob]:
+        return iter(self._job._req)
+
+    def __len__(self) -> int:
+        return len(self._job._req)
+
+    def add(self, value: AbstractJob) -> None:
+        self._job._add_required([value])
+
+    def discard(self, value: AbstractJob) -> None:
+        self._job._discard_required(value)
+
+    @classmethod
+    def _from_iterable(cls, it: Iterable[Any]) -> OrderedSet[AbstractJob]:  # type: ignore[override]
+        return OrderedSet(it)
+
+    def __repr__(self) -> str:
+        return f"{{{', '.join(repr(job) for job in self._job._req)}}}"
+
+
 def _flatten_jobs(items: Iterable[Any], into: list[AbstractJob]) -> None:
     for item in items:
         if item is None:
@@ -117,24 +153,41 @@ class AbstractJob:
     # What every run writes on every job lives in slots: storing a new key in an
     # instance's __dict__ costs several times a slot's store and grows the dict (jobs
     # still have a __dict__: subclasses add their own attributes).
+    # What every job has lives in slots too: a job that stores nothing else never makes its
+    # __dict__, which would cost more than the job itself (subclasses still add attributes).
     __slots__ = (
         "__dict__",
         "__weakref__",
         "_direct",
         "_nsucc",
+        "_owner_ref",
         "_pending",
         "_plan_token",
+        "_req",
         "_result",
         "_started",
         "_status",
         "_succ_end",
+        "critical",
         "end_time",
+        "forever",
+        "id",
+        "label",
         "ready_time",
         "start_time",
     )
     _status: Status
     _started: bool
     _result: Any
+    _owner_ref: weakref.ref[PureScheduler] | None
+    _plan_token: object
+    # the requirements: a tuple while they are few (a tuple of one is a fifth of the
+    # smallest dict), a dict once a job has many (membership in constant time)
+    _req: tuple[AbstractJob, ...] | dict[AbstractJob, None]
+    id: int
+    forever: bool
+    critical: bool
+    label: Any
     ready_time: float | None
     start_time: float | None
     end_time: float | None
@@ -146,7 +199,6 @@ class AbstractJob:
     _consumed = False
     _exception: BaseException | None = None
     _traceback: TracebackType | None = None
-    _owner_ref: weakref.ref[PureScheduler] | None = None
     _user_scheduler: Any = _UNSET
     _output: JobOutput | None = None
     _sched_id: str | None = None
@@ -173,6 +225,15 @@ class AbstractJob:
         retry_delay: float = 0.0,
         backoff: float = 2.0,
     ) -> None:
+        self._init_slots(forever, critical, label)
+        if timeout is not None or retries != 0 or retry_delay != 0.0 or backoff != 2.0:
+            self._set_options(timeout, retries, retry_delay, backoff)
+        if required is not None:
+            self.requires(required)
+        if scheduler is not None:
+            scheduler.add(self)
+
+    def _init_slots(self, forever: bool, critical: bool, label: Any) -> None:
         self._status = Status.IDLE
         self._started = False
         self._result = None
@@ -183,14 +244,20 @@ class AbstractJob:
         self._succ_end = 0
         self._nsucc = 0
         self._pending = 0
-        self._plan_token: object = None
+        self._plan_token = None
         # True for Job(async_fn, *args) without keyword or job arguments: the engine then
         # calls ``corun(*_args)`` itself (see _Runner._run_job), two calls less per job
         self._direct = False
-        self.id: int = next(_ids)
+        self._owner_ref = None
+        self._req = ()
+        self.id = next(_ids)
         self.forever = bool(forever)
         self.critical = bool(critical)
         self.label = label
+
+    def _set_options(
+        self, timeout: float | None, retries: int, retry_delay: float, backoff: float
+    ) -> None:
         if timeout is not None:
             # kept apart from a plain ``timeout`` attribute: asynciojobs subclasses use
             # that name for their own purposes
@@ -213,11 +280,6 @@ class AbstractJob:
             ):
                 raise ValueError(f"backoff must be a number >= 1, got {backoff!r}")
             self.backoff = float(backoff)
-        self.required: OrderedSet[AbstractJob] = OrderedSet()
-        if required is not None:
-            self.requires(required)
-        if scheduler is not None:
-            scheduler.add(self)
 
     # ---- ownership ---------------------------------------------------------------------
     def _owner(self) -> PureScheduler | None:
@@ -412,20 +474,56 @@ class AbstractJob:
                 raise RequirementError(
                     f"{self!r} cannot require itself; a job's requirements must be other jobs"
                 )
-        for job in found:
-            if remove:
+        if remove:
+            for job in found:
                 if job in self.data_required:
                     raise RequirementError(
                         f"{self!r} takes the result of {job!r} as an argument: that "
                         "requirement cannot be removed"
                     )
-                self.required.remove(job)
-            else:
-                self.required.add(job)
+                if job not in self._req:
+                    raise KeyError(job)
+                self._discard_required(job)
+        elif found:
+            self._add_required(found)
         owner = self._owner()
         if found and owner is not None:
             owner._structure_changed()
         return self
+
+    @property
+    def required(self) -> Requirements:
+        """The jobs that must finish before this one: a live, ordered set."""
+        return Requirements(self)
+
+    @required.setter
+    def required(self, jobs: Iterable[AbstractJob]) -> None:
+        # asynciojobs subclasses may assign the attribute; keep its meaning
+        self._req = ()
+        self._add_required(list(jobs))
+
+    def _add_required(self, found: list[AbstractJob]) -> None:
+        req = self._req
+        if type(req) is dict:
+            for job in found:
+                req[job] = None
+            return
+        if len(found) == 1:
+            job = found[0]
+            if job in req:
+                return
+            new: Iterable[AbstractJob] = found
+        else:
+            new = [job for job in dict.fromkeys(found) if job not in req]
+        merged = (*req, *new)
+        self._req = merged if len(merged) <= _FEW else dict.fromkeys(merged)
+
+    def _discard_required(self, job: AbstractJob) -> None:
+        req = self._req
+        if type(req) is dict:
+            req.pop(job, None)
+        elif job in req:
+            self._req = tuple(other for other in req if other is not job)
 
     # ---- what subclasses define ---------------------------------------------------------
     async def co_run(self) -> Any:
@@ -622,6 +720,10 @@ class Job(AbstractJob):
     _args: tuple[Any, ...] = ()
     _kwargs: dict[str, Any] = {}  # noqa: RUF012 - shared and never mutated
 
+    __slots__ = ("_mode", "corun")
+    corun: Any
+    _mode: int
+
     def __init__(
         self,
         corun: Any,
@@ -639,82 +741,91 @@ class Job(AbstractJob):
         **kwargs: Any,
     ) -> None:
         self.corun = corun
-        if coshutdown is not None:
-            self.coshutdown = coshutdown
         try:
-            data = _find_job_args(args, kwargs) if (args or kwargs) else []
-            if inspect.isawaitable(corun):
-                if data:
-                    raise TypeError(
-                        f"Job({corun!r}, ...) got jobs as arguments, but a coroutine object's "
-                        "arguments are fixed when it is created; pass the function instead: "
-                        "Job(fn, other_job, ...) calls fn(other_job.result(), ...) when ready"
-                    )
+            # the two usual cases first, with the checks they need (a graph of a million
+            # jobs makes a million of them)
+            if type(corun) is CoroutineType:
                 if args or kwargs:
-                    raise TypeError(
-                        f"Job({corun!r}, ...) got extra arguments {args!r} {kwargs!r}; they "
-                        "are for a callable: pass the function, not a coroutine object"
-                    )
+                    _reject_coroutine_arguments(corun, args, kwargs)
                 if retries:
                     raise TypeError(
                         f"Job({corun!r}, retries={retries!r}): a coroutine object can be "
                         "awaited only once, so it cannot be retried; pass the async function "
                         "and its arguments instead: Job(fn, *args, retries=...)"
                     )
-                if inspect.iscoroutine(corun) and inspect.getcoroutinestate(corun) == (
-                    inspect.CORO_CLOSED
-                ):
-                    raise TypeError(
-                        f"Job({corun!r}): this coroutine object was already awaited or "
-                        "closed; create a fresh one, or pass the async function"
-                    )
+                _check_fresh(corun)
                 self._mode = _ONE_SHOT
-            elif inspect.isasyncgenfunction(corun) or inspect.isasyncgen(corun):
-                raise TypeError(
-                    f"Job() cannot run an async generator ({corun!r}); wrap it in an "
-                    "'async def' that iterates it"
-                )
-            elif callable(corun) and not isinstance(corun, AbstractJob):
-                self._mode = _ASYNC_FN if _is_async_callable(corun) else _SYNC_FN
-                if args:
-                    self._args = args
-                if kwargs:
-                    self._kwargs = kwargs
+                data: list[AbstractJob] = []
             else:
-                raise TypeError(
-                    f"Job() takes a coroutine object, an async function or a plain callable; "
-                    f"got {corun!r} of type {type(corun).__name__}"
-                )
-            if coshutdown is not None and not (
-                inspect.isawaitable(coshutdown) or callable(coshutdown)
-            ):
-                raise TypeError(
-                    f"coshutdown must be a coroutine object or a callable, got {coshutdown!r}"
-                )
-            self._guard_coroutines(corun, coshutdown)
-            super().__init__(
-                forever=forever,
-                critical=critical,
-                label=label,
-                required=required,
-                scheduler=None,
-                timeout=timeout,
-                retries=retries,
-                retry_delay=retry_delay,
-                backoff=backoff,
-            )
+                data = _find_job_args(args, kwargs) if (args or kwargs) else []
+                self._mode = self._mode_of(corun, args, kwargs, data, retries)
+            if coshutdown is not None:
+                if not (inspect.isawaitable(coshutdown) or callable(coshutdown)):
+                    raise TypeError(
+                        f"coshutdown must be a coroutine object or a callable, got {coshutdown!r}"
+                    )
+                self.coshutdown = coshutdown
+            self._init_slots(forever, critical, label)
+            if timeout is not None or retries != 0 or retry_delay != 0.0 or backoff != 2.0:
+                self._set_options(timeout, retries, retry_delay, backoff)
+            if required is not None:
+                self.requires(required)
             if data:
                 self.data_required = tuple(data)
                 self.requires(data)
             else:
                 # what _body() would do, the engine does inline (and checks the awaitable)
                 self._direct = self._mode == _ASYNC_FN and not kwargs and not self._own_co_run
+            if self._mode == _ONE_SHOT or coshutdown is not None:
+                _guard_coroutines(self, corun, coshutdown)
             if scheduler is not None:
                 scheduler.add(self)
         except BaseException:
             # a rejected coroutine object would warn "never awaited": close it
             self._close_coroutines()
             raise
+
+    def _mode_of(
+        self,
+        corun: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        data: list[AbstractJob],
+        retries: int,
+    ) -> int:
+        if inspect.isawaitable(corun):
+            if data:
+                raise TypeError(
+                    f"Job({corun!r}, ...) got jobs as arguments, but a coroutine object's "
+                    "arguments are fixed when it is created; pass the function instead: "
+                    "Job(fn, other_job, ...) calls fn(other_job.result(), ...) when ready"
+                )
+            if args or kwargs:
+                _reject_coroutine_arguments(corun, args, kwargs)
+            if retries:
+                raise TypeError(
+                    f"Job({corun!r}, retries={retries!r}): an awaitable can be awaited only "
+                    "once, so it cannot be retried; pass the async function and its "
+                    "arguments instead: Job(fn, *args, retries=...)"
+                )
+            if inspect.iscoroutine(corun):
+                _check_fresh(corun)
+            return _ONE_SHOT
+        if inspect.isasyncgenfunction(corun) or inspect.isasyncgen(corun):
+            raise TypeError(
+                f"Job() cannot run an async generator ({corun!r}); wrap it in an "
+                "'async def' that iterates it"
+            )
+        if callable(corun) and not isinstance(corun, AbstractJob):
+            if args:
+                self._args = args
+            if kwargs:
+                self._kwargs = kwargs
+            return _ASYNC_FN if _is_async_callable(corun) else _SYNC_FN
+        raise TypeError(
+            f"Job() takes a coroutine object, an async function or a plain callable; "
+            f"got {corun!r} of type {type(corun).__name__}"
+        )
 
     def text_label(self) -> str:
         target = self.corun
@@ -791,25 +902,78 @@ class Job(AbstractJob):
         """Close the coroutine objects this job holds, if they never ran."""
         self._close_coroutines()
 
-    def _guard_coroutines(self, corun: Any, coshutdown: Any) -> None:
-        """Close this job's coroutine objects when the job goes away, if they never ran.
 
-        A one-shot job that never ran (skipped, or its scheduler never run) would make
-        Python warn "coroutine ... was never awaited" about a coroutine the user handed
-        over to us; its state is visible on the job. A ``__del__`` is not enough: when the
-        garbage collector frees a cycle holding the job (a stored exception's frames hold
-        the caller's frames, and so the scheduler), the coroutine's own finalizer may run
-        first. The finalizer keeps the coroutines reachable until the job is gone.
-        """
-        # the arguments, not self.__dict__: reading __dict__ makes CPython build a dict
-        # object for the instance (one more object for the garbage collector, per job)
-        coros = [obj for obj in (corun, coshutdown) if inspect.iscoroutine(obj)]
-        if coros:
-            self._finalizer = weakref.finalize(self, _close_unstarted, *coros)
+def _reject_coroutine_arguments(corun: Any, args: tuple[Any, ...], kwargs: Any) -> None:
+    if _find_job_args(args, kwargs):
+        raise TypeError(
+            f"Job({corun!r}, ...) got jobs as arguments, but a coroutine object's "
+            "arguments are fixed when it is created; pass the function instead: "
+            "Job(fn, other_job, ...) calls fn(other_job.result(), ...) when ready"
+        )
+    raise TypeError(
+        f"Job({corun!r}, ...) got extra arguments {args!r} {kwargs!r}; they "
+        "are for a callable: pass the function, not a coroutine object"
+    )
 
 
-def _close_unstarted(*coros: Any) -> None:
-    for coro in coros:
+def _check_fresh(coro: Any) -> None:
+    """A coroutine object that already started or ended cannot be a job's body."""
+    if coro.cr_running or coro.cr_suspended:
+        raise TypeError(
+            f"Job({coro!r}): this coroutine object is already being awaited elsewhere; "
+            "create a fresh one, or pass the async function"
+        )
+    if _is_closed(coro):
+        raise TypeError(
+            f"Job({coro!r}): this coroutine object was already awaited or closed; "
+            "create a fresh one, or pass the async function"
+        )
+
+
+def _is_closed(coro: Any) -> bool:
+    # ``cr_frame`` tells, but for a coroutine that has not run it builds a frame object
+    # that then lives as long as the coroutine (as much again as the coroutine itself).
+    # A coroutine with a frame to run refers to its function (what the garbage collector
+    # sees of it); a closed one does not, and its cr_frame is None without building
+    # anything. cr_frame decides whenever the function is not seen.
+    for ref in gc.get_referents(coro):
+        if type(ref) is FunctionType:
+            return False
+    return coro.cr_frame is None
+
+
+class _Guard(weakref.ref):  # type: ignore[type-arg]
+    """Closes a job's coroutine objects when the job goes away, if they never ran.
+
+    A one-shot job that never ran (skipped, or its scheduler never run) would make Python
+    warn "coroutine ... was never awaited" about a coroutine the user handed over to us;
+    its state is visible on the job. A ``__del__`` is not enough: when the garbage
+    collector frees a cycle holding the job (a stored exception's frames hold the
+    caller's frames, and so the scheduler), the coroutine's own finalizer may run first,
+    while weak references are cleared, and their callbacks run, before any finalizer.
+    One small object per job (``weakref.finalize`` makes four).
+    """
+
+    __slots__ = ("coros",)
+    coros: Any
+
+
+#: the live guards (a weak reference's callback runs only while the reference lives)
+_guards: set[_Guard] = set()
+
+
+def _guard_coroutines(job: AbstractJob, corun: Any, coshutdown: Any) -> None:
+    coros = [obj for obj in (corun, coshutdown) if inspect.iscoroutine(obj)]
+    if coros:
+        guard = _Guard(job, _job_gone)
+        guard.coros = coros[0] if len(coros) == 1 else tuple(coros)
+        _guards.add(guard)
+
+
+def _job_gone(guard: Any) -> None:
+    _guards.discard(guard)
+    coros = guard.coros
+    for coro in coros if type(coros) is tuple else (coros,):
         if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
             coro.close()
 

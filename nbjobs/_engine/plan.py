@@ -109,7 +109,7 @@ def make_plan(sched: PureScheduler) -> Plan:
     edges = 0
     in_order = True
     for job in jobs:
-        required = job.required._items
+        required = job._req
         if job._status is _SUCCEEDED:
             for req in required:
                 if req not in jobs:
@@ -151,7 +151,7 @@ def _plan_any_order(todo: list[AbstractJob], finite: int) -> Plan:
     edges = 0
     for job in todo:
         count = 0
-        for req in job.required._items:
+        for req in job._req:
             if req._plan_token is token:
                 req._nsucc += 1
                 count += 1
@@ -198,7 +198,7 @@ def link(todo: list[AbstractJob], token: object, edges: int, in_order: bool) -> 
             job._succ_end = end
             end += job._nsucc
             if job._pending:
-                for req in job.required._items:
+                for req in job._req:
                     if req._plan_token is token:
                         at = req._succ_end
                         successors[at] = job
@@ -209,7 +209,7 @@ def link(todo: list[AbstractJob], token: object, edges: int, in_order: bool) -> 
         end += job._nsucc
     for job in todo:
         if job._pending:
-            for req in job.required._items:
+            for req in job._req:
                 if req._plan_token is token:
                     at = req._succ_end
                     successors[at] = job

@@ -87,7 +87,7 @@ def _attention(scheduler: PureScheduler) -> set[int]:
         return hot
     keep = set(hot)
     for job, _ in walk(scheduler, None):
-        for req in job.required._items:
+        for req in job.required:
             if job.id in hot:
                 keep.add(req.id)
             elif req.id in hot:

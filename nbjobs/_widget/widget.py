@@ -123,7 +123,7 @@ def graph_columns(scheduler: PureScheduler) -> dict[str, Any]:
         critical.append(1 if job.critical else 0)
         forever.append(1 if job.forever else 0)
         parents.append(parent)
-        requires.append([req.id for req in job.required._items])
+        requires.append([req.id for req in job.required])
         data.append([p.id for p in job.data_required] if job.data_required else 0)
         nested.append(1 if is_scheduler(job) else 0)
     dot = ""
