@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -263,3 +264,35 @@ def test_instruction_benchmark_command_prints_the_table_and_checks_the_counts(
     assert instructions.main([*args, "--output", str(output)]) == 1
     assert "fewer than 1000 instructions per job, not a run" in capsys.readouterr().err
     assert not output.exists()
+
+
+def test_cost_benchmark_reports_construction_run_and_memory_side_by_side(
+    tmp_path: Path,
+) -> None:
+    # the harness only (tiny graphs in fresh processes): no number is judged here
+    out = tmp_path / "cost.md"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.cost",
+            "--quick",
+            "--shapes",
+            "chain,layered",
+            "--output",
+            str(out),
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        check=True,
+        capture_output=True,
+    )
+    rows = [
+        line
+        for line in out.read_text().splitlines()
+        if line.startswith("| chain") or line.startswith("| layered")
+    ]
+    assert [row.split(" | ")[2] for row in rows] == ["fn", "coro", "fn", "coro"]
+    for row in rows:
+        building, running = row.split(" | ")[3:5]
+        assert all(float(side) >= 0 for side in building.split(" / "))
+        assert all(float(side) > 0 for side in running.split(" / "))

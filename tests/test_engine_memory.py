@@ -8,6 +8,7 @@ tests pin the number of such objects per job.
 from __future__ import annotations
 
 import gc
+import inspect
 import platform
 import sys
 
@@ -80,3 +81,45 @@ def test_a_run_leaves_no_object_per_job(insertion: str) -> None:
             if not left[nxt]:
                 queue.append(nxt)
     assert started == [job.result() for job in expected]
+
+
+def test_a_graph_holds_two_containers_per_job() -> None:
+    # the job and the tuple of its requirements: no per-job set, dict or finalizer
+    first = Job(body, 0)
+    gc.collect()
+    before = len(gc.get_objects())
+    jobs = [first]
+    for i in range(1, 1001):
+        jobs.append(Job(body, i, required=jobs[-1]))
+    sched = Scheduler(*jobs, view=False)
+    gc.collect()
+    assert (len(gc.get_objects()) - before) / 1000 < 2.05
+    assert sched.run() is True
+    assert jobs[-1].result() == 1000
+
+
+def test_an_unstarted_coroutine_in_a_garbage_cycle_is_closed_without_a_warning() -> None:
+    import warnings
+
+    coro = body(7)
+    job = Job(coro)
+    job.cycle = job  # type: ignore[attr-defined]  # freed only by the garbage collector
+    del job
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    assert [w for w in caught if "never awaited" in str(w.message)] == []
+    assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED
+
+
+def test_a_coroutine_job_that_ran_leaves_nothing_held() -> None:
+    from nbjobs._core import job as job_module
+
+    before = len(job_module._unstarted)
+    jobs = [Job(body(i)) for i in range(50)]
+    assert len(job_module._unstarted) == before + 50
+    assert Scheduler(*jobs, view=False).run() is True
+    assert len(job_module._unstarted) == before
+    skipped = Job(body(1))
+    del skipped
+    assert len(job_module._unstarted) == before

@@ -118,16 +118,19 @@ class Requirements(MutableSet["AbstractJob"]):
         return f"{{{', '.join(repr(job) for job in self._job._req)}}}"
 
 
+_COLLECTIONS = (list, tuple, set, frozenset, OrderedSet, Requirements)
+
+
 def _flatten_jobs(items: Iterable[Any], into: list[AbstractJob]) -> None:
     for item in items:
-        if item is None:
-            continue
         if isinstance(item, AbstractJob):
             into.append(item)
+        elif item is None:
+            continue
         elif isinstance(item, JobChain):
             if item.jobs:
                 into.append(item.jobs[-1])
-        elif isinstance(item, list | tuple | set | frozenset | OrderedSet):
+        elif isinstance(item, _COLLECTIONS):
             _flatten_jobs(item, into)
         else:
             raise TypeError(
@@ -469,11 +472,10 @@ class AbstractJob:
         """
         found: list[AbstractJob] = []
         _flatten_jobs(requirements, found)
-        for job in found:
-            if job is self:
-                raise RequirementError(
-                    f"{self!r} cannot require itself; a job's requirements must be other jobs"
-                )
+        if self in found:
+            raise RequirementError(
+                f"{self!r} cannot require itself; a job's requirements must be other jobs"
+            )
         if remove:
             for job in found:
                 if job in self.data_required:
@@ -502,20 +504,37 @@ class AbstractJob:
         self._req = ()
         self._add_required(list(jobs))
 
+    def _init_required(self, required: Any) -> None:
+        """``requires(required)`` for a job that is in no scheduler yet."""
+        if isinstance(required, AbstractJob):
+            found = [required]
+        else:
+            found = []
+            _flatten_jobs((required,), found)
+        if self in found:
+            raise RequirementError(
+                f"{self!r} cannot require itself; a job's requirements must be other jobs"
+            )
+        if found:
+            self._add_required(found)
+
     def _add_required(self, found: list[AbstractJob]) -> None:
         req = self._req
         if type(req) is dict:
             for job in found:
                 req[job] = None
             return
-        if len(found) == 1:
-            job = found[0]
-            if job in req:
-                return
-            new: Iterable[AbstractJob] = found
+        if len(found) > _FEW:
+            merged = tuple(dict.fromkeys((*req, *found)))
         else:
-            new = [job for job in dict.fromkeys(found) if job not in req]
-        merged = (*req, *new)
+            # a few jobs: scans beat building a dict to drop duplicates
+            new: list[AbstractJob] = []
+            for job in found:
+                if job not in req and job not in new:
+                    new.append(job)
+            if not new:
+                return
+            merged = (*req, *new)
         self._req = merged if len(merged) <= _FEW else dict.fromkeys(merged)
 
     def _discard_required(self, job: AbstractJob) -> None:
@@ -641,7 +660,20 @@ class AbstractJob:
 _REPR_MAX = 80
 
 
+#: the last plain function asked about (weakly) and the answer: a graph is usually built
+#: in a loop over one function, and inspect's answer takes several calls
+_last_function: tuple[weakref.ref[Any], bool] | None = None
+
+
 def _is_async_callable(fn: Any) -> bool:
+    global _last_function
+    if type(fn) is FunctionType:
+        last = _last_function  # one read: another thread may replace it
+        if last is not None and last[0]() is fn:
+            return last[1]
+        answer = inspect.iscoroutinefunction(fn)
+        _last_function = (weakref.ref(fn), answer)
+        return answer
     if inspect.iscoroutinefunction(fn):
         return True
     call = getattr(fn, "__call__", None)  # noqa: B004 - an object with an async __call__
@@ -769,7 +801,7 @@ class Job(AbstractJob):
             if timeout is not None or retries != 0 or retry_delay != 0.0 or backoff != 2.0:
                 self._set_options(timeout, retries, retry_delay, backoff)
             if required is not None:
-                self.requires(required)
+                self._init_required(required)
             if data:
                 self.data_required = tuple(data)
                 self.requires(data)
@@ -777,7 +809,7 @@ class Job(AbstractJob):
                 # what _body() would do, the engine does inline (and checks the awaitable)
                 self._direct = self._mode == _ASYNC_FN and not kwargs and not self._own_co_run
             if self._mode == _ONE_SHOT or coshutdown is not None:
-                _guard_coroutines(self, corun, coshutdown)
+                _hold_coroutines(corun, coshutdown)
             if scheduler is not None:
                 scheduler.add(self)
         except BaseException:
@@ -849,6 +881,7 @@ class Job(AbstractJob):
             if self._consumed:
                 raise RuntimeError(f"{self!r}: its coroutine object was already awaited")
             self._consumed = True
+            _unstarted.discard(self.corun)
             return self.corun  # type: ignore[no-any-return]
         args, kwargs = self._args, self._kwargs
         if self.data_required:
@@ -883,6 +916,7 @@ class Job(AbstractJob):
             return None
         if inspect.isawaitable(shutdown):
             self.coshutdown = None  # one-shot, like the job's own coroutine
+            _unstarted.discard(shutdown)
             return await shutdown
         result = shutdown()
         if inspect.isawaitable(result):
@@ -901,6 +935,16 @@ class Job(AbstractJob):
     def close(self) -> None:
         """Close the coroutine objects this job holds, if they never ran."""
         self._close_coroutines()
+        _release_coroutines(self.corun, self.coshutdown)
+
+    def __del__(self) -> None:
+        # only jobs made of coroutine objects hold any (see _unstarted)
+        try:
+            held = self._mode == _ONE_SHOT or self.coshutdown is not None
+        except AttributeError:  # Job() raised before it was made
+            return
+        if held and _unstarted:
+            _release_coroutines(self.corun, self.coshutdown)
 
 
 def _reject_coroutine_arguments(corun: Any, args: tuple[Any, ...], kwargs: Any) -> None:
@@ -942,40 +986,28 @@ def _is_closed(coro: Any) -> bool:
     return coro.cr_frame is None
 
 
-class _Guard(weakref.ref):  # type: ignore[type-arg]
-    """Closes a job's coroutine objects when the job goes away, if they never ran.
-
-    A one-shot job that never ran (skipped, or its scheduler never run) would make Python
-    warn "coroutine ... was never awaited" about a coroutine the user handed over to us;
-    its state is visible on the job. A ``__del__`` is not enough: when the garbage
-    collector frees a cycle holding the job (a stored exception's frames hold the
-    caller's frames, and so the scheduler), the coroutine's own finalizer may run first,
-    while weak references are cleared, and their callbacks run, before any finalizer.
-    One small object per job (``weakref.finalize`` makes four).
-    """
-
-    __slots__ = ("coros",)
-    coros: Any
+#: The coroutine objects of jobs that have not started them, held here until the job starts
+#: them or goes away (``Job.__del__`` then closes them). A one-shot job that never ran
+#: (skipped, or its scheduler never run) would make Python warn "coroutine ... was never
+#: awaited" about a coroutine the user handed over to us; its state is visible on the job.
+#: Held here, such a coroutine is never garbage while its job is, even when the garbage
+#: collector frees a cycle holding the job (a stored exception's frames hold the caller's
+#: frames, and so the scheduler): its own finalizer cannot run before the job's.
+_unstarted: set[Any] = set()
 
 
-#: the live guards (a weak reference's callback runs only while the reference lives)
-_guards: set[_Guard] = set()
+def _hold_coroutines(corun: Any, coshutdown: Any) -> None:
+    for obj in (corun, coshutdown):
+        if inspect.iscoroutine(obj):
+            _unstarted.add(obj)
 
 
-def _guard_coroutines(job: AbstractJob, corun: Any, coshutdown: Any) -> None:
-    coros = [obj for obj in (corun, coshutdown) if inspect.iscoroutine(obj)]
-    if coros:
-        guard = _Guard(job, _job_gone)
-        guard.coros = coros[0] if len(coros) == 1 else tuple(coros)
-        _guards.add(guard)
-
-
-def _job_gone(guard: Any) -> None:
-    _guards.discard(guard)
-    coros = guard.coros
-    for coro in coros if type(coros) is tuple else (coros,):
-        if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
-            coro.close()
+def _release_coroutines(corun: Any, coshutdown: Any) -> None:
+    for obj in (corun, coshutdown):
+        if obj is not None and obj in _unstarted:
+            _unstarted.discard(obj)
+            if inspect.getcoroutinestate(obj) == inspect.CORO_CREATED:
+                obj.close()
 
 
 async def _call_in_thread(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Any) -> Any:
