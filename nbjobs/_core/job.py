@@ -506,10 +506,18 @@ class AbstractJob:
 
     def _init_required(self, required: Any) -> None:
         """``requires(required)`` for a job that is in no scheduler yet."""
+        found: list[AbstractJob] = []
         if isinstance(required, AbstractJob):
-            found = [required]
+            found.append(required)
+        elif type(required) is list or type(required) is tuple:
+            # the usual form, a list of jobs, without the general walk
+            for item in required:
+                if not isinstance(item, AbstractJob):
+                    found = []
+                    _flatten_jobs((required,), found)
+                    break
+                found.append(item)
         else:
-            found = []
             _flatten_jobs((required,), found)
         if self in found:
             raise RequirementError(
@@ -691,6 +699,13 @@ def _callable_name(fn: Any) -> str:
     return type(fn).__name__
 
 
+_NO_KWARGS: dict[str, Any] = {}
+_ASYNC_GENERATOR = inspect.CO_ASYNC_GENERATOR
+
+#: what an argument must be for jobs to be found in it
+_MAY_HOLD_JOBS = (AbstractJob, list, tuple, dict)
+
+
 def _find_job_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[AbstractJob]:
     """Jobs given as arguments, directly or one level deep inside a list/tuple/dict."""
     found: dict[AbstractJob, None] = {}
@@ -749,12 +764,12 @@ class Job(AbstractJob):
     """
 
     coshutdown: Any = None
-    _args: tuple[Any, ...] = ()
-    _kwargs: dict[str, Any] = {}  # noqa: RUF012 - shared and never mutated
 
-    __slots__ = ("_mode", "corun")
+    __slots__ = ("_args", "_kwargs", "_mode", "corun")
     corun: Any
     _mode: int
+    _args: tuple[Any, ...]
+    _kwargs: dict[str, Any]
 
     def __init__(
         self,
@@ -773,6 +788,9 @@ class Job(AbstractJob):
         **kwargs: Any,
     ) -> None:
         self.corun = corun
+        self._args = args
+        # most jobs have no keyword arguments: share one empty dict, never written
+        self._kwargs = kwargs if kwargs else _NO_KWARGS
         try:
             # the two usual cases first, with the checks they need (a graph of a million
             # jobs makes a million of them)
@@ -789,7 +807,14 @@ class Job(AbstractJob):
                 self._mode = _ONE_SHOT
                 data: list[AbstractJob] = []
             else:
-                data = _find_job_args(args, kwargs) if (args or kwargs) else []
+                data = []
+                if kwargs:
+                    data = _find_job_args(args, kwargs)
+                else:
+                    for arg in args:
+                        if isinstance(arg, _MAY_HOLD_JOBS):
+                            data = _find_job_args(args, kwargs)
+                            break
                 self._mode = self._mode_of(corun, args, kwargs, data, retries)
             if coshutdown is not None:
                 if not (inspect.isawaitable(coshutdown) or callable(coshutdown)):
@@ -825,6 +850,9 @@ class Job(AbstractJob):
         data: list[AbstractJob],
         retries: int,
     ) -> int:
+        if type(corun) is FunctionType and not corun.__code__.co_flags & _ASYNC_GENERATOR:
+            # a plain or async function, the usual case: the answer without inspect's walk
+            return _ASYNC_FN if _is_async_callable(corun) else _SYNC_FN
         if inspect.isawaitable(corun):
             if data:
                 raise TypeError(
@@ -849,10 +877,6 @@ class Job(AbstractJob):
                 "'async def' that iterates it"
             )
         if callable(corun) and not isinstance(corun, AbstractJob):
-            if args:
-                self._args = args
-            if kwargs:
-                self._kwargs = kwargs
             return _ASYNC_FN if _is_async_callable(corun) else _SYNC_FN
         raise TypeError(
             f"Job() takes a coroutine object, an async function or a plain callable; "
