@@ -59,6 +59,8 @@ _FINISHED = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status
 
 _ids = itertools.count(1)
 _UNSET: Any = object()
+#: values of AbstractJob._direct
+DIRECT_CALL, DIRECT_AWAIT = 1, 2
 
 
 _STATUS_EVENT = EventKind.STATUS
@@ -161,6 +163,7 @@ class AbstractJob:
     __slots__ = (
         "__dict__",
         "__weakref__",
+        "_consumed",
         "_direct",
         "_nsucc",
         "_owner_ref",
@@ -183,6 +186,10 @@ class AbstractJob:
     _started: bool
     _result: Any
     _owner_ref: weakref.ref[PureScheduler] | None
+    # a one-shot body (a coroutine object) was used: the job cannot run again
+    _consumed: bool
+    # how the engine may start the body itself, without Job._body() (see _Runner._run_job)
+    _direct: int
     _plan_token: object
     # the requirements: a tuple while they are few (a tuple of one is a fifth of the
     # smallest dict), a dict once a job has many (membership in constant time)
@@ -198,8 +205,6 @@ class AbstractJob:
     # Other defaults live on the class: an instance stores only what differs, which keeps
     # a job small (CPython stops sharing dict keys between instances past ~30 attributes)
     # and lets a reset fall back to them by deleting instance attributes.
-    # a one-shot body (a coroutine object) was used: the job cannot run again
-    _consumed = False
     _exception: BaseException | None = None
     _traceback: TracebackType | None = None
     _user_scheduler: Any = _UNSET
@@ -248,9 +253,11 @@ class AbstractJob:
         self._nsucc = 0
         self._pending = 0
         self._plan_token = None
-        # True for Job(async_fn, *args) without keyword or job arguments: the engine then
-        # calls ``corun(*_args)`` itself (see _Runner._run_job), two calls less per job
-        self._direct = False
+        # DIRECT_CALL for Job(async_fn, *args) without keyword or job arguments: the engine
+        # then calls ``corun(*_args)`` itself; DIRECT_AWAIT for Job(coroutine): it awaits
+        # ``corun`` (see _Runner._run_job); two or three calls less per job
+        self._direct = 0
+        self._consumed = False
         self._owner_ref = None
         self._req = ()
         self.id = next(_ids)
@@ -832,7 +839,11 @@ class Job(AbstractJob):
                 self.requires(data)
             else:
                 # what _body() would do, the engine does inline (and checks the awaitable)
-                self._direct = self._mode == _ASYNC_FN and not kwargs and not self._own_co_run
+                if not self._own_co_run:
+                    if self._mode == _ASYNC_FN and not kwargs:
+                        self._direct = DIRECT_CALL
+                    elif type(corun) is CoroutineType:
+                        self._direct = DIRECT_AWAIT
             if self._mode == _ONE_SHOT or coshutdown is not None:
                 _hold_coroutines(corun, coshutdown)
             if scheduler is not None:
@@ -904,9 +915,7 @@ class Job(AbstractJob):
         if mode == _ONE_SHOT:
             if self._consumed:
                 raise RuntimeError(f"{self!r}: its coroutine object was already awaited")
-            self._consumed = True
-            _unstarted.discard(self.corun)
-            return self.corun  # type: ignore[no-any-return]
+            return self._take_coroutine()  # type: ignore[no-any-return]
         args, kwargs = self._args, self._kwargs
         if self.data_required:
             args = tuple(_substitute(a) for a in args)
@@ -917,6 +926,12 @@ class Job(AbstractJob):
                 raise TypeError(f"{self.corun!r} returned {awaitable!r}, not an awaitable")
             return awaitable
         return _call_in_thread(self.corun, args, kwargs)
+
+    def _take_coroutine(self) -> Any:
+        """The one-shot body, which this job cannot run again (the engine inlines this)."""
+        self._consumed = True
+        _unstarted.discard(self.corun)
+        return self.corun
 
     # True in subclasses that define their own co_run() (as asynciojobs allows)
     _own_co_run = False
@@ -1018,6 +1033,8 @@ def _is_closed(coro: Any) -> bool:
 #: collector frees a cycle holding the job (a stored exception's frames hold the caller's
 #: frames, and so the scheduler): its own finalizer cannot run before the job's.
 _unstarted: set[Any] = set()
+#: what the engine calls when it takes a job's coroutine to run it
+release_coroutine = _unstarted.discard
 
 
 def _hold_coroutines(corun: Any, coshutdown: Any) -> None:

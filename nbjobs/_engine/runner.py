@@ -32,7 +32,15 @@ from typing import TYPE_CHECKING, Any, cast
 
 from .._core import capture as _capture
 from .._core.events import EventKind, Subscribers
-from .._core.job import AbstractJob, Job, Status, checked_awaitable
+from .._core.job import (
+    DIRECT_AWAIT,
+    DIRECT_CALL,
+    AbstractJob,
+    Job,
+    Status,
+    checked_awaitable,
+    release_coroutine,
+)
 from .._core.protocol import is_scheduler
 from .._core.text import user_traceback
 
@@ -295,13 +303,20 @@ class _Runner:
         current_job.set(job)
         try:
             if job._time_limit is None and not job.retries:
-                if job._direct:
+                direct = job._direct
+                if direct == DIRECT_CALL:
                     # Job(async_fn, *args): Job._body()'s usual case, without two calls
                     fn = job.corun  # type: ignore[attr-defined]
                     awaitable = fn(*job._args)  # type: ignore[attr-defined]
                     if type(awaitable) is not CoroutineType:
                         awaitable = checked_awaitable(fn, awaitable)
                     result = await awaitable
+                elif direct == DIRECT_AWAIT and not job._consumed:
+                    # Job(coroutine): Job._body()'s one-shot case, without three calls
+                    job._consumed = True
+                    coro = job.corun  # type: ignore[attr-defined]
+                    release_coroutine(coro)
+                    result = await coro
                 else:
                     result = await job._make_awaitable()
             else:
