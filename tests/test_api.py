@@ -38,3 +38,26 @@ def test_asynciojobs_and_seed_names_are_there() -> None:
         assert name in nbjobs.__all__
     assert nbjobs.Engine is nbjobs.Scheduler
     assert nbjobs.Scheduler.orchestrate is nbjobs.Scheduler.run
+
+
+def test_required_is_a_live_ordered_set_view() -> None:
+    async def nothing() -> None:
+        pass
+
+    Job = nbjobs.Job
+    a, b, c = Job(nothing), Job(nothing), Job(nothing)
+    job = Job(nothing, required=[b, a, b])
+    assert list(job.required) == [b, a] and len(job.required) == 2
+    job.required.add(c)
+    job.required.update([a, c])
+    assert list(job.required) == [b, a, c] and c in job.required
+    job.required.discard(b)
+    assert list(job.required) == [a, c]
+    assert job.required.copy() == {a, c} and job.required == {c, a}
+    many = [Job(nothing) for _ in range(20)]
+    job.requires(many)  # past a few, kept in a dict: order and membership the same
+    assert list(job.required) == [a, c, *many] and many[-1] in job.required
+    job.requires(many[3], remove=True)
+    assert many[3] not in job.required and len(job.required) == 21
+    job.required = [b]
+    assert list(job.required) == [b]

@@ -112,6 +112,13 @@ class Requirements(MutableSet["AbstractJob"]):
     def discard(self, value: AbstractJob) -> None:
         self._job._discard_required(value)
 
+    def update(self, *others: Iterable[AbstractJob]) -> None:
+        for other in others:
+            self._job._add_required(list(other))
+
+    def copy(self) -> OrderedSet[AbstractJob]:
+        return OrderedSet(self._job._req)
+
     @classmethod
     def _from_iterable(cls, it: Iterable[Any]) -> OrderedSet[AbstractJob]:  # type: ignore[override]
         return OrderedSet(it)
