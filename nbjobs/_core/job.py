@@ -85,7 +85,7 @@ class JobChain:
     jobs: list[AbstractJob]
 
 
-#: requirements kept in a tuple up to this many (a linear scan is then as fast as a dict)
+#: requirements kept in a tuple up to this many (scanning a few is cheap; a dict is bigger)
 _FEW = 8
 
 
@@ -198,8 +198,8 @@ class AbstractJob:
     # how the engine may start the body itself, without Job._body() (see _Runner._run_job)
     _direct: int
     _plan_token: object
-    # the requirements: a tuple while they are few (a tuple of one is a fifth of the
-    # smallest dict), a dict once a job has many (membership in constant time)
+    # the requirements: a tuple while they are few (far smaller than the smallest dict),
+    # a dict once a job has many (membership in constant time)
     _req: tuple[AbstractJob, ...] | dict[AbstractJob, None]
     id: int
     forever: bool
