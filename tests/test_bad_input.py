@@ -111,13 +111,33 @@ def test_requirement_outside_scheduler_is_an_error_unless_sanitized() -> None:
     assert s.sanitize() is True
 
 
-def test_job_in_two_schedulers_is_an_error() -> None:
+def test_job_in_two_schedulers_is_an_error_once_the_first_ran() -> None:
     job = Job(work, label="shared")
     first = Scheduler(job)
-    with pytest.raises(OwnershipError, match="already belongs to"):
+    assert run_checked(first.co_run) is True
+    with pytest.raises(OwnershipError, match=r"already belongs to .*, which has run"):
         Scheduler(job)
     first.remove(job)
     assert Scheduler(job).jobs == {job}  # free again once removed
+
+
+def test_job_moves_from_a_scheduler_that_never_ran() -> None:
+    # asynciojobs allowed it, and code written for it adds jobs to throwaway schedulers
+    job = Job(work, label="moving")
+    first = Scheduler(job)
+    second = Scheduler(job)
+    assert job.scheduler is second
+    assert job not in first and len(first) == 0
+    assert second.jobs == {job}
+
+
+def test_job_stays_put_when_an_enclosing_scheduler_ran() -> None:
+    job = Job(work, label="deep")
+    inner = Scheduler(job, label="inner")
+    outer = Scheduler(inner)
+    assert run_checked(outer.co_run) is True
+    with pytest.raises(OwnershipError, match="inner"):
+        Scheduler(job)
 
 
 def test_same_job_added_twice_to_one_scheduler_is_fine() -> None:
@@ -156,9 +176,9 @@ def test_non_number_timeout_is_a_type_error() -> None:
         Scheduler(timeout=True)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("bad", [0, -3])
-def test_non_positive_window_is_rejected_with_advice(bad: int) -> None:
-    with pytest.raises(ValueError, match=re.escape("pass None instead")):
+@pytest.mark.parametrize("bad", [-1, -3])
+def test_negative_window_is_rejected_with_advice(bad: int) -> None:
+    with pytest.raises(ValueError, match=re.escape("or None (or 0, as in asynciojobs)")):
         Scheduler(jobs_window=bad)
 
 

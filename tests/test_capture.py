@@ -92,3 +92,60 @@ def test_rerun_starts_with_fresh_output() -> None:
     run_checked(s.co_run)
     run_checked(s.co_run)
     assert job.output.text() == "attempt 2\n"
+
+
+def test_nothing_is_attributed_to_a_job_that_has_ended(capsys: pytest.CaptureFixture[str]) -> None:
+    # a callback scheduled by a job runs in a copy of that job's context, as the protocol
+    # callbacks of a connection it opened do: after the job ended, its output is no longer
+    # the job's (it used to land there, with what later jobs asked of the connection)
+    log = logging.getLogger("tests.capture.late")
+    ended = asyncio.Event()
+
+    def late() -> None:
+        print("printed after a ended")
+        log.warning("logged after a ended")
+        ended.set()
+
+    async def opener() -> None:
+        print("a's own line")
+        asyncio.get_running_loop().call_later(0.05, late)
+
+    async def waiter() -> None:
+        await asyncio.wait_for(ended.wait(), 30)
+        print("b's own line")
+
+    a = Job(opener, label="a")
+    b = Job(waiter, label="b", required=a)
+    assert run_checked(Scheduler(a, b).co_run)
+    assert a.output.text() == "a's own line\n"
+    assert b.output.text() == "b's own line\n"
+    assert "printed after a ended" in capsys.readouterr().out  # still printed
+
+
+def test_a_thread_outliving_its_job_writes_to_no_job() -> None:
+    import contextvars
+    import threading
+
+    go = threading.Event()
+    done = threading.Event()
+
+    def worker() -> None:
+        go.wait(30)
+        print("from a thread after its job")
+        done.set()
+
+    async def starter() -> None:
+        print("starter")
+        # a thread that carries the job's context (as executors' threads do)
+        context = contextvars.copy_context()
+        threading.Thread(target=context.run, args=(worker,), daemon=True).start()
+
+    async def later() -> None:
+        go.set()
+        await asyncio.to_thread(done.wait, 30)
+
+    a = Job(starter, label="a")
+    b = Job(later, label="b", required=a)
+    assert run_checked(Scheduler(a, b).co_run)
+    assert a.output.text() == "starter\n"
+    assert b.output.text() == ""

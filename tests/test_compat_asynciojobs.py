@@ -1693,15 +1693,26 @@ def test_set_debug_is_exported(lib: Any) -> None:
 # ---------------------------------------------------------------------------------------
 # nbjobs' documented, deliberate differences (nbjobs only)
 # ---------------------------------------------------------------------------------------
-def test_nbjobs_jobs_window_zero_is_an_error() -> None:
-    with pytest.raises(ValueError, match="jobs_window"):
-        nbjobs.Scheduler(jobs_window=0)
-    with pytest.raises(ValueError, match="jobs_window"):
-        nbjobs.PureScheduler(jobs_window=0)
+def test_jobs_window_zero_means_no_limit_set_at_construction_or_after(lib: Any) -> None:
+    # apssh's command-line tools set jobs_window from -w, whose default is 0
     meter = Concurrency()
-    sched = nbjobs.Scheduler(*(nbjobs.Job(meter.work, 0.002) for _ in range(4)), jobs_window=None)
+    sched = lib.Scheduler(*(lib.Job(meter.work(0.002)) for _ in range(4)), jobs_window=0)
     assert sched.run() is True
     assert meter.max == 4
+    meter = Concurrency()
+    sched = lib.Scheduler(*(lib.Job(meter.work(0.002)) for _ in range(4)))
+    sched.jobs_window = 0
+    assert sched.run() is True
+    assert meter.max == 4
+
+
+def test_nbjobs_jobs_window_below_zero_is_an_error() -> None:
+    with pytest.raises(ValueError, match=r"jobs_window must be >= 1, or None \(or 0"):
+        nbjobs.Scheduler(jobs_window=-1)
+    sched = nbjobs.PureScheduler(nbjobs.Job(asyncio.sleep, 0))
+    sched.jobs_window = -2
+    with pytest.raises(ValueError, match="got -2"):
+        sched.run()
 
 
 def test_nbjobs_a_job_requiring_itself_is_an_error() -> None:
@@ -1714,14 +1725,24 @@ def test_nbjobs_a_job_requiring_itself_is_an_error() -> None:
     job.close()
 
 
-def test_nbjobs_a_job_in_two_schedulers_is_an_error() -> None:
+def test_nbjobs_a_job_in_two_schedulers_is_an_error_once_one_ran() -> None:
     job = nbjobs.Job(in_out(0.001))
     first = nbjobs.Scheduler(job)
+    assert first.run() is True
     with pytest.raises(nbjobs.OwnershipError):
         nbjobs.Scheduler(job)
     with pytest.raises(nbjobs.OwnershipError):
         nbjobs.PureScheduler().add(job)
-    assert first.run() is True
+    assert job.scheduler is first
+
+
+def test_a_job_added_to_a_second_scheduler_that_runs_runs_there(lib: Any) -> None:
+    # the former one is dropped without running, as apssh's test helpers do
+    job = lib.Job(in_out(0.001))
+    lib.Scheduler(job)
+    second = lib.Scheduler(job)
+    assert second.run() is True
+    assert job.is_done()
 
 
 def test_nbjobs_running_again_reruns_only_what_did_not_succeed() -> None:

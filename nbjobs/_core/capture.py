@@ -6,6 +6,12 @@ a run is going on, ``sys.stdout``/``sys.stderr`` are wrapped by a tee that recor
 current job writes and still writes it where it would have gone; a root logging handler
 does the same for logging records. Both are installed by the first run and removed by the
 last one to end (reference counted), and only if nobody replaced them meanwhile.
+
+A context outlives its job: a connection opened by job A runs its protocol callbacks in
+the context copied when it was opened, a thread started by A keeps A's context after A
+ended. So what is written in a job's context is recorded on it only while it runs:
+nothing is ever attributed to a job that has ended (integrations that serve several jobs,
+such as ``nbjobs.ssh``, route their output to the job that owns each session instead).
 """
 
 from __future__ import annotations
@@ -18,6 +24,10 @@ from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .job import AbstractJob
+
+# the value of ``Status.RUNNING``: ``job`` imports this module, so the status is compared
+# by its value
+_RUNNING = "running"
 
 current_job: ContextVar[AbstractJob | None] = ContextVar("nbjobs_current_job", default=None)
 
@@ -84,7 +94,7 @@ class _Tee:
 
     def write(self, text: str) -> int:
         job = current_job.get()
-        if job is not None:
+        if job is not None and job._status.value == _RUNNING:
             job._record_output(self._nbjobs_name, text)
         return self._nbjobs_wrapped.write(text)
 
@@ -104,7 +114,7 @@ class _JobLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         job = current_job.get()
-        if job is None:
+        if job is None or job._status.value != _RUNNING:
             return
         try:
             job._record_output("log", self.format(record) + "\n")

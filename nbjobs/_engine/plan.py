@@ -33,16 +33,18 @@ class Plan(NamedTuple):
 
 
 def check_window(value: object) -> int | None:
+    """The window as the runner uses it: None for no limit. 0 also means no limit, as in
+    asynciojobs (whose users, apssh's command-line tools among them, set it by default)."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"jobs_window must be an int or None, got {value!r}")
-    if value < 1:
+    if value < 0:
         raise ValueError(
-            f"jobs_window must be >= 1 (None means no limit), got {value!r}; "
-            "asynciojobs took 0 for 'no limit': pass None instead"
+            f"jobs_window must be >= 1, or None (or 0, as in asynciojobs) for no limit; "
+            f"got {value!r}"
         )
-    return value
+    return value or None
 
 
 def validate(sched: PureScheduler) -> None:

@@ -118,7 +118,8 @@ class _Runner:
         self.context = contextvars.copy_context()
         #: set when the run ends (see ``finish``): co_run() awaits it
         self.done: asyncio.Future[None] = loop.create_future()
-        self.window = sched.jobs_window
+        # 0 is no limit too, as in asynciojobs (validate() checked the value)
+        self.window = sched.jobs_window or None
         #: the scheduler's counts per status (the same dict), kept up to date per job
         self.counts = sched._counts
         self.verbose = sched.verbose

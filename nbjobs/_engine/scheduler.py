@@ -90,7 +90,8 @@ class PureScheduler(GraphMethods, SchedulerView):
         # statistics() costs O(schedulers), not O(jobs)
         self._counts: dict[Status, int] = dict.fromkeys(Status, 0)
         self._nested: list[Scheduler] = []
-        self.jobs_window = check_window(jobs_window)
+        check_window(jobs_window)
+        self.jobs_window = jobs_window
         self.timeout = check_timeout(timeout, "timeout")
         self.shutdown_timeout = check_timeout(shutdown_timeout, "shutdown_timeout")
         self.watch = watch
@@ -172,11 +173,20 @@ class PureScheduler(GraphMethods, SchedulerView):
                 "add jobs before co_run() or after it returned"
             )
         if current is not None:
-            raise OwnershipError(
-                f"{job!r} already belongs to {current.label_text_or_repr()}; a job can "
-                "be in one scheduler only: remove it there first (scheduler.remove(job)) "
-                "or create another job"
+            if not _never_ran(current):
+                raise OwnershipError(
+                    f"{job!r} already belongs to {current.label_text_or_repr()}, which has "
+                    "run; a job can be in one scheduler only: remove it there first "
+                    "(scheduler.remove(job)) or create another job"
+                )
+            # asynciojobs let a job be added to a second scheduler, and code written for
+            # it does so with schedulers it then drops (apssh's tests put a nested
+            # scheduler in a throwaway outer one to draw it): the job moves, as long as
+            # the one it leaves never ran, so no run's bookkeeping loses a job
+            logger.debug(
+                "%r moves from %s to %s", job, current.label_text_or_repr(), self.label_text_or_repr()
             )
+            current.remove(job)
         if isinstance(job, PureScheduler) and any(a is job for a in self._ancestors()):
             raise OwnershipError(
                 f"cannot add {job!r} into {self.label_text_or_repr()}: it contains it already"
@@ -697,6 +707,11 @@ class Scheduler(PureScheduler, AbstractJob):
         if owner is not None and owner.is_running_now and not self._status.finished:
             return owner._cancel_job(self, str(reason))
         return PureScheduler.cancel(self, reason)
+
+
+def _never_ran(sched: PureScheduler) -> bool:
+    """True if neither ``sched`` nor any scheduler around it has started a run."""
+    return all(a._run_started is None and a._runner is None for a in sched._ancestors())
 
 
 def _failure_note(sched: PureScheduler, culprit: AbstractJob, failures: list[AbstractJob]) -> str:
