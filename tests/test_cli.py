@@ -1,7 +1,8 @@
 """``nbjobs run`` and ``nbjobs demo`` in process: conventions, options, exit statuses.
 
-stdout is not a terminal here, so the command prints timestamped lines: the format checked
-below is the one logs and CI get.  The pseudo-terminal side is in test_cli_pty.py.
+stderr is not a terminal here, so the command prints timestamped lines there (stdout is
+the script's own): the format checked below is the one logs and CI get.  The
+pseudo-terminal side is in test_cli_pty.py.
 """
 
 from __future__ import annotations
@@ -62,11 +63,13 @@ def test_run_a_module_level_scheduler(
         scheduler = Scheduler(a, b, label="main")
         """)
     assert main(["run", path]) == 0
-    out = capsys.readouterr().out
-    assert lines_of(out)[:3] == ["start      [main]", "running    a", "succeeded  a  0.00s"]
-    assert "a done\n" in out  # the jobs' own output is still printed
-    assert "== main: FINE" in out
-    assert "2 jobs: 2 succeeded" in out
+    captured = capsys.readouterr()
+    err = captured.err
+    assert lines_of(err)[:3] == ["start      [main]", "running    a", "succeeded  a  0.00s"]
+    # the jobs' own output is still printed, on stdout, and alone there
+    assert captured.out == "a done\nb done\n"
+    assert "== main: FINE" in err
+    assert "2 jobs: 2 succeeded" in err
 
 
 def test_run_exits_1_with_the_failure_in_the_summary(
@@ -77,12 +80,12 @@ def test_run_exits_1_with_the_failure_in_the_summary(
         """)
     assert main(["run", path]) == 1
     captured = capsys.readouterr()
-    assert "failed     breaks  0.00s  RuntimeError: it broke" in lines_of(captured.out)
-    assert "x breaks [critical] after" in captured.out
-    assert re.search(r'File ".*jobs\.py", line \d+, in boom', captured.out)
+    assert "failed     breaks  0.00s  RuntimeError: it broke" in lines_of(captured.err)
+    assert "x breaks [critical] after" in captured.err
+    assert re.search(r'File ".*jobs\.py", line \d+, in boom', captured.err)
     # the raised exception is not printed a second time
-    assert captured.out.count("RuntimeError: it broke") == 2
-    assert captured.err == ""
+    assert captured.err.count("RuntimeError: it broke") == 2
+    assert captured.out == ""
 
 
 def test_run_uses_main_when_there_is_no_scheduler_variable(
@@ -94,7 +97,7 @@ def test_run_uses_main_when_there_is_no_scheduler_variable(
                     Scheduler(Job(ok, "y"), label="second")]
         """)
     assert main(["run", path]) == 0
-    starts = [line for line in lines_of(capsys.readouterr().out) if line.startswith("start")]
+    starts = [line for line in lines_of(capsys.readouterr().err) if line.startswith("start")]
     assert starts == ["start      [first]", "start      [second]"]
 
 
@@ -108,7 +111,7 @@ def test_run_finds_top_level_schedulers_and_skips_nested_ones(
         other = Scheduler(Job(ok, "o", label="o"), label="other")
         """)
     assert main(["run", path]) == 0
-    starts = [line for line in lines_of(capsys.readouterr().out) if line.startswith("start")]
+    starts = [line for line in lines_of(capsys.readouterr().err) if line.startswith("start")]
     # inner runs once, inside outer; outer once despite its two names
     assert starts == ["start      [outer]", "start      [inner]", "start      [other]"]
 
@@ -122,8 +125,7 @@ def test_run_stops_at_the_first_scheduler_that_fails(
         second = PureScheduler(Job(ok, "never"), label="second")
         """)
     assert main(["run", path]) == 1
-    out = capsys.readouterr().out
-    assert "[second]" not in out
+    assert "[second]" not in capsys.readouterr().err
 
 
 def test_run_does_not_run_the_scripts_main_block_and_passes_its_arguments(script, capsys) -> None:
@@ -157,7 +159,7 @@ def test_run_timeout_option_overrides_the_schedulers_own(
         scheduler = Scheduler(Job(ok, "slow", 30, label="slow"), label="main", timeout=60)
         """)
     assert main(["run", path, "--timeout", "0.05"]) == 1
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert any(
         re.fullmatch(r"cancelled  slow  0\.0\ds  \(timeout after 0\.05s\)", line)
         for line in lines_of(out)
@@ -272,14 +274,14 @@ def test_a_graph_error_is_reported_without_traceback(
     captured = capsys.readouterr()
     assert captured.err.startswith("nbjobs: loop: CycleError: ")
     assert "Traceback" not in captured.err
-    assert "==" not in captured.out  # nothing ran: no summary
+    assert "==" not in captured.err.replace("CycleError", "")  # nothing ran: no summary
 
 
 def test_demo_without_a_terminal_prints_lines_and_a_summary(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["demo", "--scale", "0.02"]) == 0
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     lines = lines_of(out)
     assert lines[0] == "start      [demo]"
     assert re.fullmatch(r"finish     \[demo\]  \d+\.\d\ds  FINE", lines[-1])
@@ -319,9 +321,9 @@ def test_run_prefers_schedulers_defined_at_top_level_over_calling_main(
             main()
         """)
     assert main(["run", path]) == 0
-    out = capsys.readouterr().out
-    assert "main was called" not in out
-    assert "start      [top]" in lines_of(out)
+    captured = capsys.readouterr()
+    assert "main was called" not in captured.out
+    assert "start      [top]" in lines_of(captured.err)
 
 
 def test_run_accepts_a_scheduler_named_main(
@@ -332,7 +334,7 @@ def test_run_accepts_a_scheduler_named_main(
         main = Scheduler(Job(ok, "chosen"), label="chosen")
         """)
     assert main(["run", path]) == 0
-    starts = [line for line in lines_of(capsys.readouterr().out) if line.startswith("start")]
+    starts = [line for line in lines_of(capsys.readouterr().err) if line.startswith("start")]
     assert starts == ["start      [chosen]"]
 
 

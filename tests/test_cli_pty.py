@@ -175,7 +175,7 @@ def test_ctrl_c_without_a_terminal_prints_cancelled_lines(tmp_path: Path) -> Non
     assert "Traceback" not in text
 
 
-def test_output_to_a_pipe_is_timestamped_lines() -> None:
+def test_output_to_a_pipe_is_timestamped_lines_on_stderr() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "nbjobs", "demo", "--scale", "0.02"],
         cwd=ROOT,
@@ -186,16 +186,16 @@ def test_output_to_a_pipe_is_timestamped_lines() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
-    out = done.stdout
-    assert "\x1b" not in out
-    stamped = [line for line in out.splitlines() if re.match(STAMP + " ", line)]
+    err = done.stderr
+    assert "\x1b" not in err
+    stamped = [line for line in err.splitlines() if re.match(STAMP + " ", line)]
     assert stamped[0].endswith(" start      [demo]")
     statuses = {line[13:24].strip() for line in stamped}
     assert statuses == {"start", "running", "succeeded", "failed", "cancelled", "finish"}
-    # the jobs' own lines come through as they were printed
-    assert "nbjobs demo: starting\n" in out
-    assert "\n== demo: FINE" in out
+    assert "\n== demo: FINE" in err
+    # stdout holds the jobs' own lines only, as they were printed: a pipe reads them alone
+    assert "nbjobs demo: starting\n" in done.stdout
+    assert not re.search(STAMP, done.stdout)
 
 
 RUN_ITSELF = """\
@@ -237,7 +237,10 @@ def test_scheduler_run_in_a_terminal_draws_the_live_view_and_restores_everything
     assert "ok: True" in text
 
 
-def test_scheduler_run_into_a_pipe_prints_plain_lines(tmp_path: Path) -> None:
+def test_scheduler_run_into_pipes_prints_nothing_but_the_programs_output(
+    tmp_path: Path,
+) -> None:
+    # asynciojobs prints nothing: piping a script's output must give that output alone
     script = write_script(tmp_path / "itself.py", RUN_ITSELF)
     done = subprocess.run(
         [sys.executable, script],
@@ -249,16 +252,32 @@ def test_scheduler_run_into_a_pipe_prints_plain_lines(tmp_path: Path) -> None:
         stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert re.fullmatch(STAMP + r" start      \[itself\]", lines[0])
-    assert re.fullmatch(STAMP + r" running    worker", lines[1])
-    assert lines[2] == "hello from the job"
-    assert re.fullmatch(STAMP + r" succeeded  worker  0\.\d\ds", lines[3])
-    assert lines[-3:] == [
+    assert done.stdout.splitlines() == [
+        "hello from the job",
         "stdout after: TextIOWrapper",
         "captured: 'hello from the job\\n'",
         "ok: True",
     ]
+    assert done.stderr == ""
+
+
+def test_scheduler_run_asked_for_its_view_prints_plain_lines_on_stderr(tmp_path: Path) -> None:
+    script = write_script(tmp_path / "itself.py", RUN_ITSELF.replace(".run()", '.run(view="text")'))
+    done = subprocess.run(
+        [sys.executable, script],
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert re.fullmatch(STAMP + r" start      \[itself\]", lines[0])
+    assert re.fullmatch(STAMP + r" running    worker", lines[1])
+    assert re.fullmatch(STAMP + r" succeeded  worker  0\.\d\ds", lines[2])
+    assert done.stdout.splitlines()[0] == "hello from the job"
 
 
 @pytest.mark.parametrize("flag", ["--no-live", None])

@@ -176,8 +176,8 @@ def test_attach_rejects_an_unknown_mode() -> None:
         attach(Scheduler(), mode="fancy")  # type: ignore[arg-type]
 
 
-def test_attach_returns_none_without_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sys.stdout", None)
+def test_attach_returns_none_without_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stderr", None)
     assert attach(Scheduler()) is None
 
 

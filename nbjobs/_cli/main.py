@@ -313,7 +313,7 @@ def _command_run(options: argparse.Namespace) -> int:
             scheduler.timeout = options.timeout
         if options.window is not None:
             scheduler.jobs_window = options.window
-    runner = _Runner(live=not options.no_live, out=sys.stdout)
+    runner = _Runner(live=not options.no_live, out=sys.stderr)
     try:
         ok = runner.run(schedulers)
     finally:
@@ -333,7 +333,7 @@ def _command_demo(options: argparse.Namespace) -> int:
     from nbjobs._cli.demo import demo_scheduler
 
     scheduler = demo_scheduler(scale=options.scale)
-    runner = _Runner(live=not options.no_live, out=sys.stdout)
+    runner = _Runner(live=not options.no_live, out=sys.stderr)
     ok = runner.run([scheduler])
     if runner.interrupted:
         return EXIT_INTERRUPTED

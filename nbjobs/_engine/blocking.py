@@ -1,24 +1,99 @@
 """Blocking runs: ``Scheduler.run()`` and ``shutdown()`` from synchronous code.
 
-Outside a running loop, a fresh loop runs the coroutine, and the first Ctrl-C cancels the
-run's root task with the reason "interrupted" (so jobs show why they stopped) before
-``KeyboardInterrupt`` is raised; a second Ctrl-C interrupts at once. Inside a running loop
-(a Jupyter cell) the Jupyter glue takes over, see ``nbjobs._engine.nested``.
+Outside a running loop, the coroutine runs on the loop that the blocking runs of this
+thread share: what a run opened (a connection, a client, a task it left behind) belongs to
+that loop and still works in the next run of the script. The loop is made by the first
+blocking run of the thread and closed when the thread ends or at interpreter exit (its
+leftover tasks cancelled, the closers registered with ``at_loop_close`` awaited first).
+The first Ctrl-C cancels the run's root task with the reason "interrupted" (so jobs show
+why they stopped) before ``KeyboardInterrupt`` is raised; a second Ctrl-C interrupts at
+once. Inside a running loop (a Jupyter cell) the Jupyter glue takes over, see
+``nbjobs._engine.nested``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import logging
 import signal
 import threading
-from collections.abc import Callable, Coroutine
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine
 from types import FrameType
 from typing import Any, TypeVar
 
 from .._core.errors import RunningLoopError
 
 T = TypeVar("T")
+
+logger = logging.getLogger("nbjobs")
+
+
+class _SharedLoop:
+    """The loop of one thread's blocking runs; closed when its thread ends (the
+    thread-local that holds it goes away) or at interpreter exit, whichever comes first."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        #: awaited, in order, before the loop closes (see ``at_loop_close``)
+        self.closers: list[Callable[[], Awaitable[None]]] = []
+        _SHARED.add(self)
+
+    def close(self) -> None:
+        loop = self.loop
+        if loop.is_closed() or loop.is_running():
+            return
+        try:
+            closers, self.closers = self.closers, []
+            for closer in closers:
+                try:
+                    loop.run_until_complete(closer())
+                except Exception:
+                    logger.exception("nbjobs: a closer of the shared event loop failed")
+            _cancel_leftovers(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            loop.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+_local = threading.local()
+#: every shared loop still open, for the exit hook (weak: a thread's end frees its own)
+_SHARED: weakref.WeakSet[_SharedLoop] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_shared_loops() -> None:
+    for shared in list(_SHARED):
+        try:
+            shared.close()
+        except Exception:
+            logger.exception("nbjobs: closing a shared event loop failed at exit")
+
+
+def shared_loop() -> asyncio.AbstractEventLoop:
+    """The loop that blocking runs in this thread use (made at first use)."""
+    shared: _SharedLoop | None = getattr(_local, "shared", None)
+    if shared is None or shared.loop.is_closed():
+        shared = _local.shared = _SharedLoop()
+    return shared.loop
+
+
+def at_loop_close(loop: asyncio.AbstractEventLoop, closer: Callable[[], Awaitable[None]]) -> bool:
+    """Await ``closer()`` on ``loop`` before it closes, if it is a loop that blocking runs
+    share (what outlives runs on purpose, such as a connection kept open, closes cleanly
+    then). False for any other loop: its owner closes it."""
+    for shared in list(_SHARED):
+        if shared.loop is loop and not loop.is_closed():
+            shared.closers.append(closer)
+            return True
+    return False
 
 
 def run_blocking(make_coro: Callable[[], Coroutine[Any, Any, T]], what: str = "run()") -> T:
@@ -31,7 +106,7 @@ def run_blocking(make_coro: Callable[[], Coroutine[Any, Any, T]], what: str = "r
         running = True
     if not running:
         # out of the handler: a job's exception must not carry "no running event loop"
-        return _run_in_new_loop(make_coro)
+        return _run_in_shared_loop(make_coro)
     try:
         from .nested import run_in_running_loop
     except ImportError:
@@ -42,8 +117,8 @@ def run_blocking(make_coro: Callable[[], Coroutine[Any, Any, T]], what: str = "r
     return run_in_running_loop(make_coro)
 
 
-def _run_in_new_loop(make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    loop = asyncio.new_event_loop()
+def _run_in_shared_loop(make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    loop = shared_loop()
     asyncio.set_event_loop(loop)
     task = loop.create_task(make_coro())
     interrupted = False
@@ -82,13 +157,8 @@ def _run_in_new_loop(make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
     finally:
         if hooked:
             signal.signal(signal.SIGINT, previous)
-        try:
-            _cancel_leftovers(loop)
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.run_until_complete(loop.shutdown_default_executor())
-        finally:
-            asyncio.set_event_loop(None)
-            loop.close()
+        # the loop stays open for the next run of this thread: see the module's docstring
+        asyncio.set_event_loop(None)
 
 
 def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:

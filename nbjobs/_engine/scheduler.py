@@ -184,7 +184,10 @@ class PureScheduler(GraphMethods, SchedulerView):
             # scheduler in a throwaway outer one to draw it): the job moves, as long as
             # the one it leaves never ran, so no run's bookkeeping loses a job
             logger.debug(
-                "%r moves from %s to %s", job, current.label_text_or_repr(), self.label_text_or_repr()
+                "%r moves from %s to %s",
+                job,
+                current.label_text_or_repr(),
+                self.label_text_or_repr(),
             )
             current.remove(job)
         if isinstance(job, PureScheduler) and any(a is job for a in self._ancestors()):
@@ -261,7 +264,10 @@ class PureScheduler(GraphMethods, SchedulerView):
         """Run and block until done; returns what ``co_run()`` returns.
 
         Works in a plain script and, in Jupyter, in a cell (the kernel's loop is running).
-        ``view``: None for the automatic live view, False for none.
+        In a script, consecutive runs of one thread share one event loop (what a run
+        opened, such as a connection, still works in the next run) and the view goes to
+        stderr, never stdout. ``view``: None for the automatic live view (in a script:
+        only when stderr is a terminal), "text" to show it anyway, False for none.
         """
         self._run_view = view
         try:
@@ -372,11 +378,11 @@ class PureScheduler(GraphMethods, SchedulerView):
         enders = []
         if self._run_in_terminal and self._run_view is not False:
             try:
-                from .._views.terminal import attach
+                from .._views.terminal import attach_to_run
             except ImportError:
                 pass
             else:
-                end = attach(self)
+                end = attach_to_run(self, self.run_view)
                 if end is not None:
                     enders.append(end)
         for hook in list(RUN_HOOKS):

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     # symbol and label, elapsed, detail
     Row = tuple[Text, Text, Text]
 
-__all__ = ("LiveView", "PlainView", "attach", "job_path", "last_output_line")
+__all__ = ("LiveView", "PlainView", "attach", "attach_to_run", "job_path", "last_output_line")
 
 logger = logging.getLogger("nbjobs")
 
@@ -290,8 +290,8 @@ class PlainView:
         now: Callable[[], datetime.datetime] | None = None,
     ) -> None:
         self.scheduler = scheduler
-        # Bound now, not looked up at each write: capture replaces sys.stdout during runs.
-        self.file = file if file is not None else sys.stdout
+        # Bound now, not looked up at each write: capture replaces sys.stderr during runs.
+        self.file = file if file is not None else sys.stderr
         self._now = now if now is not None else datetime.datetime.now
         self._unsubscribe: Callable[[], None] | None = None
         self._started: dict[int, float] = {}  # id(scheduler) -> loop time of RUN_STARTED
@@ -388,10 +388,10 @@ class LiveView:
         if not refresh_per_second > 0:
             raise ValueError(f"refresh_per_second must be > 0, got {refresh_per_second!r}")
         self.scheduler = scheduler
-        # Without a console of its own, the view draws on what sys.stdout is when it
-        # starts, from under the output capture (see start()).
-        self._follow_stdout = console is None
-        self.console = console if console is not None else Console(file=sys.stdout)
+        # Without a console of its own, the view draws on what sys.stderr is when it
+        # starts, from under the output capture (see start()): stdout is the program's.
+        self._follow_stderr = console is None
+        self.console = console if console is not None else Console(file=sys.stderr)
         self.interval = 1.0 / refresh_per_second
         self.board = Board(scheduler)
         self.frames = 0  # how many times the screen was drawn: tests check the rate bound
@@ -429,8 +429,9 @@ class LiveView:
             # that job state is only ever read on the loop's thread.
             auto_refresh=False,
             transient=False,
-            # Whatever jobs print goes above the display instead of tearing it.
-            redirect_stdout=True,
+            # Whatever jobs print goes above the display instead of tearing it; stdout
+            # only when it shows on a terminal too: piped, it stays the program's own.
+            redirect_stdout=_isatty(sys.stdout),
             redirect_stderr=True,
             vertical_overflow="crop",
         )
@@ -443,8 +444,8 @@ class LiveView:
         if step_out:
             _capture.uninstall()
         try:
-            if self._follow_stdout:
-                self.console.file = sys.stdout
+            if self._follow_stderr:
+                self.console.file = sys.stderr
             if _isatty(self.console.file):
                 self._restore_keyboard = _silence_keyboard()
             with _outside_jobs():
@@ -754,6 +755,19 @@ def _silence_keyboard() -> Callable[[], None] | None:
     return restore
 
 
+def attach_to_run(scheduler: PureScheduler, view: Any) -> Callable[[], None] | None:
+    """The view that a blocking ``run()`` outside Jupyter shows: on stderr, and only when
+    stderr is a terminal or when asked (``view="text"``, ``"live"`` or ``"plain"``); a
+    library call never writes its progress where the program's output goes."""
+    if view is False:
+        return None
+    if view in ("live", "plain"):
+        return attach(scheduler, mode=view)
+    if view == "text" or _isatty(sys.stderr):
+        return attach(scheduler)
+    return None
+
+
 def attach(
     scheduler: PureScheduler,
     *,
@@ -762,14 +776,14 @@ def attach(
 ) -> Callable[[], None] | None:
     """Show ``scheduler``'s run on a terminal; return the function that ends the view.
 
-    ``mode="auto"`` draws the live view when ``file`` (stdout by default) is a terminal
-    and rich is installed, and prints timestamped lines otherwise; ``"live"`` and
-    ``"plain"`` force one.  Returns None when there is nowhere to write (``sys.stdout`` is
-    None under ``pythonw``).
+    ``mode="auto"`` draws the live view when ``file`` (stderr by default: stdout belongs
+    to the program) is a terminal and rich is installed, and prints timestamped lines
+    otherwise; ``"live"`` and ``"plain"`` force one.  Returns None when there is nowhere
+    to write (``sys.stderr`` is None under ``pythonw``).
     """
     if mode not in ("auto", "live", "plain"):
         raise ValueError(f"mode must be 'auto', 'live' or 'plain', got {mode!r}")
-    stream = file if file is not None else sys.stdout
+    stream = file if file is not None else sys.stderr
     if stream is None:
         return None
     if mode == "live" or (mode == "auto" and _isatty(stream)):
