@@ -702,6 +702,22 @@ def _is_async_callable(fn: Any) -> bool:
     return call is not None and inspect.iscoroutinefunction(call)
 
 
+def _described_call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    """What a callable says of one call of it, for labels: ``fn.__nbjobs_label__(*args,
+    **kwargs)``, given the instance first when ``fn`` is a bound method (integrations such
+    as ``nbjobs.ssh`` label ``Job(host.run, "make")`` "host: make" this way); None when
+    it says nothing, or fails to."""
+    describe = getattr(fn, "__nbjobs_label__", None)
+    if describe is None:
+        return None
+    owner = getattr(fn, "__self__", None)
+    try:
+        text = describe(owner, *args, **kwargs) if owner is not None else describe(*args, **kwargs)
+    except Exception:
+        return None
+    return text if isinstance(text, str) else None
+
+
 def _callable_name(fn: Any) -> str:
     for attr in ("__qualname__", "__name__"):
         name = getattr(fn, attr, None)
@@ -906,7 +922,8 @@ class Job(AbstractJob):
         if inspect.iscoroutine(target):
             return str(target.__qualname__)
         if self._mode != _ONE_SHOT:
-            return _callable_name(target)
+            described = _described_call(target, self._args, self._kwargs)
+            return described if described is not None else _callable_name(target)
         return type(target).__name__
 
     def _body(self) -> Awaitable[Any]:

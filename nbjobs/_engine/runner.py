@@ -25,10 +25,10 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from itertools import repeat
 from types import CoroutineType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from .._core import capture as _capture
 from .._core.events import EventKind, Subscribers
@@ -75,6 +75,7 @@ class _Runner:
         "burst",
         "cancel_reasons",
         "clock",
+        "closers",
         "closing",
         "context",
         "counts",
@@ -116,6 +117,8 @@ class _Runner:
         )
         # jobs run in copies of this context, not of whichever job's task started them
         self.context = contextvars.copy_context()
+        #: what the run's jobs opened for the run's length (see ``at_run_end``), by key
+        self.closers: dict[object, Callable[[], Awaitable[None]]] = {}
         #: set when the run ends (see ``finish``): co_run() awaits it
         self.done: asyncio.Future[None] = loop.create_future()
         # 0 is no limit too, as in asynciojobs (validate() checked the value)
@@ -580,8 +583,23 @@ class _Runner:
         self.tasks = {}
         self.active = 0
         await sched.co_shutdown()
+        if self.closers:
+            await self._close_resources()
         if interrupted is not None:
             raise interrupted
+
+    async def _close_resources(self) -> None:
+        """Await what the jobs asked to close at the end of the run (``at_run_end``), in
+        the order they asked, each within the scheduler's ``shutdown_timeout``."""
+        closers, self.closers = list(self.closers.values()), {}
+        limit = self.sched.shutdown_timeout
+        for closer in closers:
+            try:
+                await asyncio.wait_for(closer(), limit)
+            except TimeoutError:
+                logger.warning("%r: a closer did not return within %ss", self.sched, limit)
+            except Exception:
+                logger.exception("%r: a closer failed at the end of the run", self.sched)
 
     def _end_reason(self) -> str:
         sched = self.sched
@@ -700,3 +718,29 @@ def _retrieve(task: asyncio.Task[Any]) -> None:
     was never retrieved" at garbage collection)."""
     if not task.cancelled():
         task.exception()
+
+
+def at_run_end(key: object, closer: Callable[[], Awaitable[None]]) -> Literal["added", "known"] | None:
+    """Ask the run that the current job belongs to (its outermost running scheduler) to
+    await ``closer()`` when it ends, after the shutdown hooks, whatever the outcome.
+
+    For integrations that open something for the jobs of a run, such as a connection
+    (``nbjobs.ssh``). ``key`` names what is closed: "added" the first time in a run,
+    "known" when that key was already registered in this run (``closer`` is then not
+    kept), None when no job of a run is running in this context.
+    """
+    job = _capture.current_job.get()
+    if job is None or job._status is not Status.RUNNING:
+        return None
+    runner: _Runner | None = None
+    owner = job._owner()
+    while owner is not None:
+        if owner._runner is not None:
+            runner = owner._runner
+        owner = owner._owner()
+    if runner is None or runner.closing:
+        return None
+    if key in runner.closers:
+        return "known"
+    runner.closers[key] = closer
+    return "added"
