@@ -474,6 +474,7 @@ class Host:
         check: bool = True,
         env: Mapping[str, str] | None = None,
         input: str | None = None,
+        pty: bool = False,
     ) -> CommandResult:
         """Run ``command`` on the host (through the user's shell) and return its result.
 
@@ -481,6 +482,13 @@ class Host:
         command, the status and the tail of stderr; with False it is a result like any
         other. ``env``: variables to set (the server must accept them, see sshd's
         ``AcceptEnv``); ``input``: text sent to its stdin (else it reads end of file).
+
+        Cancelled (or timed out), the command gets a hang-up signal and its session is
+        closed. OpenSSH delivers signals to a user's commands, but not to root's (it
+        logs "session signalling requires privilege separation"); a root command that
+        writes then dies of the closed session, one that only waits would not: ``pty``
+        runs the command on a pseudo-terminal, whose hang-up always reaches it (its
+        stderr then comes on stdout, as on a terminal).
         """
         if not isinstance(command, str):
             raise TypeError(f"{self!r}.run() takes the command as a str, got {command!r}")
@@ -498,13 +506,18 @@ class Host:
                     env=variables or None,
                     encoding="utf-8",
                     errors="replace",
+                    **_PTY if pty else {},
                 )
             except (asyncssh.Error, OSError) as exc:
                 raise ConnectError(f"{self!r}: cannot start {command!r}: {exc}") from exc
             try:
                 if input is not None:
                     chan.write(input)
-                chan.write_eof()
+                if pty:
+                    # a terminal has no end of file of its own: its EOF character
+                    chan.write("\n\x04" if input and not input.endswith("\n") else "\x04")
+                else:
+                    chan.write_eof()
                 await chan.wait_closed()
             except BaseException:
                 # cancelled (the job's timeout, the run's end, the user): the remote
@@ -583,6 +596,15 @@ class Host:
                 raise
             except (asyncssh.Error, OSError) as exc:
                 raise ConnectError(f"{self!r}: {direction} {source!r} failed: {exc}") from exc
+
+
+#: a pseudo-terminal for ``run(pty=True)``: no echo of the input, and no rewriting of
+#: the output (newlines stay newlines)
+_PTY: dict[str, Any] = {
+    "request_pty": "force",
+    "term_type": "dumb",
+    "term_modes": {asyncssh.PTY_ECHO: 0, asyncssh.PTY_OPOST: 0},
+}
 
 
 def _note(job: AbstractJob | None, text: str) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests import system_tools
+from tests.sshd import servers  # noqa: F401  (real sshd's, for the SSH tests)
 
 with contextlib.suppress(ImportError):  # real-kernel fixtures (need the Jupyter extras)
     from tests.conftest_kernel import *  # noqa: F403

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -156,19 +157,19 @@ class Servers:
     known_hosts: Path
     user: str
 
-    def host(self, index: int = 0, **options: object) -> object:
+    def host(self, index: int = 0, **options: Any) -> Any:
+        """A ``Host`` for server ``index``, named node1, node2..., that knows both keys."""
         from nbjobs.ssh import Host
 
-        server = self.hosts[index]
-        options.setdefault("name", f"node{index + 1}")
-        return Host(
-            "127.0.0.1",
-            port=server.port,
-            user=self.user,
-            key=self.client_key,
-            known_hosts=self.known_hosts,
-            **options,  # type: ignore[arg-type]
-        )
+        settings: dict[str, Any] = {
+            "port": self.hosts[index].port,
+            "user": self.user,
+            "key": self.client_key,
+            "known_hosts": self.known_hosts,
+            "name": f"node{index + 1}",
+        }
+        settings.update(options)
+        return Host("127.0.0.1", **settings)
 
 
 @pytest.fixture(scope="module")

@@ -720,7 +720,9 @@ def _retrieve(task: asyncio.Task[Any]) -> None:
         task.exception()
 
 
-def at_run_end(key: object, closer: Callable[[], Awaitable[None]]) -> Literal["added", "known"] | None:
+def at_run_end(
+    key: object, closer: Callable[[], Awaitable[None]]
+) -> Literal["added", "known"] | None:
     """Ask the run that the current job belongs to (its outermost running scheduler) to
     await ``closer()`` when it ends, after the shutdown hooks, whatever the outcome.
 
