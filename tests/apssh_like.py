@@ -112,6 +112,7 @@ class ReadingCommand(RemoteCommand):
         conn = await self.node.connection()
         process = await conn.create_process(self.command, stdin=asyncssh.DEVNULL)
         async for line in process.stdout:
-            print(f"{self.node.name}:{line}", end="")
+            if line:  # the stream may end with an empty read
+                print(f"{self.node.name}:{line}", end="")
         await process.wait()
         return process.exit_status
