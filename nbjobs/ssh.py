@@ -450,11 +450,11 @@ class Host:
         return conn
 
     def _host_key_advice(self, exc: Exception) -> str:
-        where = (
-            "OpenSSH's known_hosts (~/.ssh/known_hosts)"
-            if self.known_hosts is DEFAULT
-            else f"known_hosts={self.known_hosts!r}"
-        )
+        if self.known_hosts is DEFAULT:
+            where = "OpenSSH's known_hosts (~/.ssh/known_hosts)"
+        else:
+            files = ", ".join(str(path) for path in _paths(self.known_hosts, "known_hosts"))
+            where = f"known_hosts={files}"
         entry = self.hostname if self.port == 22 else f"[{self.hostname}]:{self.port}"
         return (
             f"{self!r}: its host key is not in {where} ({exc}), so nbjobs refused to "
@@ -558,7 +558,7 @@ class Host:
         job = current_job.get()
         await self._sftp("put", str(source), destination, recurse, preserve)
         size = _local_size(source)
-        _note(job, f"put {source} -> {self.name}:{destination} ({size} bytes)\n")
+        _note(job, f"sent {size} bytes\n")
         return Transfer(self.name, str(source), destination, size)
 
     @_labelled(_get_label)
@@ -576,7 +576,7 @@ class Host:
         job = current_job.get()
         await self._sftp("get", remote, str(target), recurse, preserve)
         size = _local_size(target)
-        _note(job, f"get {self.name}:{remote} -> {target} ({size} bytes)\n")
+        _note(job, f"received {size} bytes\n")
         return Transfer(self.name, remote, str(target), size)
 
     async def _sftp(

@@ -271,7 +271,8 @@ def test_put_and_get_copy_a_few_mib_byte_for_byte(servers: Servers, tmp_path: Pa
     assert back.read_bytes() == data
     assert up.result().size == len(data) and down.result().size == len(data)
     assert check.result().stdout.split()[0] == __import__("hashlib").sha256(data).hexdigest()
-    assert f"({len(data)} bytes)" in up.output.text()
+    assert up.output.text() == f"sent {len(data)} bytes\n"
+    assert down.output.text() == f"received {len(data)} bytes\n"
 
 
 def test_put_of_a_missing_file_fails_before_connecting(servers: Servers, tmp_path: Path) -> None:
