@@ -488,3 +488,16 @@ def test_run_takes_a_string(servers: Servers) -> None:
     assert re.search(
         r"run\(\) takes the command as a str, got \['ls', '-l'\]", str(job.raised_exception())
     )
+
+
+def test_host_keys_are_checked_by_default(
+    servers: Servers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a home without ~/.ssh/known_hosts: the host is unknown, and refused
+    monkeypatch.setenv("HOME", str(tmp_path))
+    host = servers.host(0, known_hosts=ssh().DEFAULT)
+    job = Job(host.run, "true", critical=False)
+    assert Scheduler(job).run() is True
+    exc = job.raised_exception()
+    assert isinstance(exc, ssh().HostKeyError)
+    assert "its host key is not in OpenSSH's known_hosts (~/.ssh/known_hosts)" in str(exc)
