@@ -58,10 +58,11 @@ class PureScheduler(GraphMethods, SchedulerView):
     """A set of jobs run so that each starts as soon as its requirements are done.
 
     Parameters: ``jobs_or_sequences`` (jobs or Sequences, in the order they should start
-    when ready together), ``jobs_window`` (at most that many jobs running at once; None for
-    no limit), ``timeout`` (seconds for the whole run), ``shutdown_timeout`` (seconds for
-    the shutdown hooks), ``verbose`` (log each step), ``view`` (None = automatic live view
-    in Jupyter and terminals, False = none, "text" or "widget").
+    when ready together), ``jobs_window`` (at most that many jobs running at once; None,
+    or 0 as in asynciojobs, for no limit), ``timeout`` (seconds for the whole run),
+    ``shutdown_timeout`` (seconds for the shutdown hooks), ``verbose`` (log each step),
+    ``view`` (None = automatic live view in Jupyter and terminals, False = none, "text"
+    or "widget").
     """
 
     #: at most this many job tasks are created by one event, or per event-loop iteration
