@@ -81,3 +81,12 @@ class RunGoneError(NbjobsError, LookupError):
     a long-lived kernel frees a run (its jobs and their results) when the user's names
     for it are gone.
     """
+
+
+class ExecutorClosedError(NbjobsError, RuntimeError):
+    """A job is to run on an executor (``executor=``) that was closed."""
+
+
+class ResultReleasedError(NbjobsError, LookupError):
+    """A result that stayed where it was made (on Dask's workers) was asked for after it
+    was released there, once every job that consumed it had succeeded."""

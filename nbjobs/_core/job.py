@@ -26,6 +26,7 @@ from .capture import JobOutput
 from .errors import JobNotDoneError, RequirementError
 from .events import Event, EventKind, Subscribers
 from .jobset import OrderedSet
+from .remote import RemoteExecutor, RemoteResult, as_executor
 from .text import bounded_repr, format_traceback
 
 if TYPE_CHECKING:
@@ -226,6 +227,11 @@ class AbstractJob:
     cancel_reason: str | None = None
     skip_reason: str | None = None
     attempts = 0
+    #: where the body runs, set by place_jobs() before each run: the job's own executor,
+    #: else its scheduler's (see Job), else None for this loop
+    _run_on: RemoteExecutor | None = None
+    #: where the body ran last (an executor's worker), for views; None on this loop
+    where: str | None = None
 
     def __init__(
         self,
@@ -318,7 +324,7 @@ class AbstractJob:
         self._user_scheduler = value
 
     # ---- state -----------------------------------------------------------------------
-    _RESET = ("_exception", "_traceback", "cancel_reason", "skip_reason", "attempts")
+    _RESET = ("_exception", "_traceback", "cancel_reason", "skip_reason", "attempts", "where")
 
     def _reset_state(self, now: float | None = None) -> None:
         attrs = self.__dict__
@@ -465,7 +471,11 @@ class AbstractJob:
         Raises JobNotDoneError (a ValueError) when the job has not completed.
         """
         if self._status is Status.SUCCEEDED:
-            return self._result
+            result = self._result
+            if isinstance(result, RemoteResult):
+                # it stayed where it was made: fetched once, on demand
+                result = self._result = result.fetch()
+            return result
         if self._status is Status.FAILED:
             return None
         extra = ""
@@ -794,6 +804,10 @@ class Job(AbstractJob):
     """
 
     coshutdown: Any = None
+    #: what ``executor=`` was given (None: the scheduler's, else this loop)
+    executor: Any = None
+    #: that executor, as nbjobs drives it (a scheduler's default does not replace it)
+    _executor: RemoteExecutor | None = None
 
     __slots__ = ("_args", "_kwargs", "_mode", "corun")
     corun: Any
@@ -815,6 +829,7 @@ class Job(AbstractJob):
         retries: int = 0,
         retry_delay: float = 0.0,
         backoff: float = 2.0,
+        executor: Any = None,
         **kwargs: Any,
     ) -> None:
         self.corun = corun
@@ -846,6 +861,8 @@ class Job(AbstractJob):
                             data = _find_job_args(args, kwargs)
                             break
                 self._mode = self._mode_of(corun, args, kwargs, data, retries)
+            if executor is not None:
+                self._set_executor(corun, executor)
             if coshutdown is not None:
                 if not (inspect.isawaitable(coshutdown) or callable(coshutdown)):
                     raise TypeError(
@@ -862,7 +879,7 @@ class Job(AbstractJob):
                 self.requires(data)
             else:
                 # what _body() would do, the engine does inline (and checks the awaitable)
-                if not self._own_co_run:
+                if not self._own_co_run and executor is None:
                     if self._mode == _ASYNC_FN and not kwargs:
                         self._direct = DIRECT_CALL
                     elif type(corun) is CoroutineType:
@@ -875,6 +892,19 @@ class Job(AbstractJob):
             # a rejected coroutine object would warn "never awaited": close it
             self._close_coroutines()
             raise
+
+    def _set_executor(self, corun: Any, executor: Any) -> None:
+        if self._mode == _ONE_SHOT:
+            raise TypeError(
+                f"Job({corun!r}, executor={executor!r}): a coroutine object is bound to "
+                "this process and its event loop, it cannot run on an executor; pass the "
+                "function and its arguments instead: Job(fn, *args, executor=...)"
+            )
+        who = f"Job({_callable_name(corun)})"
+        remote = as_executor(executor, who)
+        remote.check_open(who)
+        self.executor = executor
+        self._executor = self._run_on = remote
 
     def _mode_of(
         self,
@@ -929,6 +959,9 @@ class Job(AbstractJob):
     def _body(self) -> Awaitable[Any]:
         """The awaitable for one attempt: the coroutine, or a fresh call."""
         mode = self._mode
+        remote = self._run_on
+        if remote is not None and mode != _ONE_SHOT:
+            return _run_elsewhere(self, remote)
         if mode == _ASYNC_FN and not self.data_required:
             # the usual case first: an async function and its arguments
             kwargs = self._kwargs
@@ -942,6 +975,8 @@ class Job(AbstractJob):
             return self._take_coroutine()  # type: ignore[no-any-return]
         args, kwargs = self._args, self._kwargs
         if self.data_required:
+            if any(isinstance(job._result, RemoteResult) for job in self.data_required):
+                return _run_here_with_remote_inputs(self)
             args = tuple(_substitute(a) for a in args)
             kwargs = {k: _substitute(v) for k, v in kwargs.items()}
         if mode == _ASYNC_FN:
@@ -1079,4 +1114,70 @@ async def _call_in_thread(fn: Callable[..., Any], args: tuple[Any, ...], kwargs:
     result = await asyncio.to_thread(fn, *args, **kwargs)
     if inspect.isawaitable(result):
         return await result
+    return result
+
+
+# ---- bodies that run elsewhere, or take results that stayed elsewhere ----------------------
+async def _inputs(
+    job: Job, remote: RemoteExecutor | None
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``job``'s arguments with its producers replaced: by what stays where it is when the
+    executor takes it as it is, else by the value (fetched without blocking the loop)."""
+    values: dict[AbstractJob, Any] = {}
+    for producer in job.data_required:
+        result = producer._result
+        if isinstance(result, RemoteResult):
+            if remote is not None and remote.accepts(result):
+                values[producer] = result.ref()
+            else:
+                values[producer] = await result.fetch_async()
+        else:
+            values[producer] = producer.result()
+    args = tuple(_replace(a, values) for a in job._args)
+    kwargs = {k: _replace(v, values) for k, v in job._kwargs.items()}
+    return args, kwargs
+
+
+def _replace(value: Any, values: dict[AbstractJob, Any], depth: int = 0) -> Any:
+    if isinstance(value, AbstractJob):
+        return values[value]
+    if depth == 0 and isinstance(value, list):
+        return [_replace(item, values, 1) for item in value]
+    if depth == 0 and isinstance(value, tuple):
+        return tuple(_replace(item, values, 1) for item in value)
+    if depth == 0 and isinstance(value, dict):
+        return {key: _replace(item, values, 1) for key, item in value.items()}
+    return value
+
+
+def _inputs_used(job: Job) -> None:
+    """``job`` succeeded: the results it consumed may be released where they stayed."""
+    for producer in job.data_required:
+        result = producer._result
+        if isinstance(result, RemoteResult):
+            remote = producer._run_on
+            result.used_by(job, keep=bool(getattr(remote, "keep_results", False)))
+
+
+async def _run_elsewhere(job: Job, remote: RemoteExecutor) -> Any:
+    if job.data_required:
+        args, kwargs = await _inputs(job, remote)
+    else:
+        args, kwargs = job._args, job._kwargs
+    result = await remote.run_body(job, job.corun, args, kwargs)
+    if job.data_required:
+        _inputs_used(job)
+    return result
+
+
+async def _run_here_with_remote_inputs(job: Job) -> Any:
+    args, kwargs = await _inputs(job, None)
+    if job._mode == _ASYNC_FN:
+        awaitable = job.corun(*args, **kwargs)
+        if not inspect.isawaitable(awaitable):
+            raise TypeError(f"{job.corun!r} returned {awaitable!r}, not an awaitable")
+        result = await awaitable
+    else:
+        result = await _call_in_thread(job.corun, args, kwargs)
+    _inputs_used(job)
     return result

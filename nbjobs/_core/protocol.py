@@ -156,6 +156,9 @@ class _RunnerFace(Protocol):
     @property
     def thread(self) -> int: ...
 
+    @property
+    def successors(self) -> list[AbstractJob]: ...
+
 
 def is_scheduler(obj: object) -> bool:
     """True when ``obj`` is a scheduler (a nested one is also a job)."""

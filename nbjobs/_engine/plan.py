@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._core import graph as _graph
 from .._core.errors import AlreadyRunningError, NotRerunnableError, RequirementError
-from .._core.job import AbstractJob, Status, check_timeout
+from .._core.job import _ASYNC_FN, _ONE_SHOT, DIRECT_CALL, AbstractJob, Job, Status, check_timeout
 
 if TYPE_CHECKING:
     from .scheduler import PureScheduler
@@ -52,6 +52,7 @@ def validate(sched: PureScheduler) -> None:
     cycles), checked before anything runs, nested schedulers included."""
     check_window(sched.jobs_window)
     check_timeout(sched.timeout, "timeout")
+    place_jobs(sched)
     for nested in sched._nested:
         if nested._status is not _SUCCEEDED:
             if nested._runner is not None:
@@ -73,6 +74,41 @@ def validate(sched: PureScheduler) -> None:
             spent,
         )
 
+
+def place_jobs(sched: PureScheduler) -> None:
+    """Where each callable job of ``sched`` runs: its own executor, else the nearest
+    scheduler's (``executor=``), else this loop; an executor that is closed is an error
+    now, before anything runs. Only schedulers that have or had an executor cost a pass
+    over their jobs."""
+    remote = None
+    for owner in sched._ancestors():
+        if owner.executor is not None:
+            remote = owner._remote_executor()
+            break
+    if remote is None and not sched._placed:
+        if any(map(_run_on, sched._jobs._items)):
+            for job in sched._jobs:
+                if job._run_on is not None:
+                    job._run_on.check_open(job)
+        return
+    sched._placed = remote is not None
+    for job in sched._jobs:
+        if isinstance(job, Job) and job._mode != _ONE_SHOT and not job._own_co_run:
+            own = job._executor
+            job._run_on = own if own is not None else remote
+            # the engine's direct call of an async function runs it here: not for this job
+            direct = (
+                job._run_on is None
+                and job._mode == _ASYNC_FN
+                and not job._kwargs
+                and not job.data_required
+            )
+            job._direct = DIRECT_CALL if direct else 0
+        if job._run_on is not None:
+            job._run_on.check_open(job)
+
+
+_run_on = operator.attrgetter("_run_on")
 
 # read over every job before each run, in C (see spent_jobs)
 _is_consumed = operator.attrgetter("_consumed")

@@ -22,10 +22,12 @@ from .._core.events import Callback, Event, EventKind, Subscribers
 from .._core.job import _UNSET, AbstractJob, Status, _ids, check_timeout
 from .._core.jobset import OrderedSet, ReadOnlyJobs
 from .._core.protocol import RunStatistics, SchedulerView
+from .._core.remote import RemoteExecutor, as_executor
 
 if TYPE_CHECKING:
     from .._core.protocol import JobOwner
 from .._core.sequence import flatten
+from . import executors as _executors  # noqa: F401 (registers the standard executors)
 from .blocking import run_blocking
 from .graphops import GraphMethods
 from .plan import check_window, make_plan, validate
@@ -62,7 +64,9 @@ class PureScheduler(GraphMethods, SchedulerView):
     or 0 as in asynciojobs, for no limit), ``timeout`` (seconds for the whole run),
     ``shutdown_timeout`` (seconds for the shutdown hooks), ``verbose`` (log each step),
     ``view`` (None = automatic live view in Jupyter and terminals, False = none, "text"
-    or "widget").
+    or "widget"), ``executor`` (where the bodies of its callable jobs run: a
+    ``concurrent.futures.Executor`` or an ``nbjobs.dask.DaskExecutor``; a job's own
+    ``executor=`` wins).
     """
 
     #: at most this many job tasks are created by one event, or per event-loop iteration
@@ -81,6 +85,7 @@ class PureScheduler(GraphMethods, SchedulerView):
         watch: Any = None,
         verbose: bool = False,
         view: Any = None,
+        executor: Any = None,
     ) -> None:
         self._jobs: OrderedSet[AbstractJob] = OrderedSet()
         if not isinstance(self, AbstractJob):
@@ -96,6 +101,10 @@ class PureScheduler(GraphMethods, SchedulerView):
         self.timeout = check_timeout(timeout, "timeout")
         self.shutdown_timeout = check_timeout(shutdown_timeout, "shutdown_timeout")
         self.watch = watch
+        self._executor_default: RemoteExecutor | None = None
+        #: its jobs were given its executor (or an outer one's) by a run: see place_jobs
+        self._placed = False
+        self.executor = executor
         self.verbose = bool(verbose)
         self.view = view
         self._subscribers = Subscribers()
@@ -112,6 +121,28 @@ class PureScheduler(GraphMethods, SchedulerView):
         self._run_view: Any = None
         self._run_in_terminal = False
         self.update(jobs_or_sequences)
+
+    # ---- where bodies run ------------------------------------------------------------------
+    @property
+    def executor(self) -> Any:
+        """Where the callable jobs of this scheduler (and of the schedulers nested in it)
+        run their bodies, unless a job has its own ``executor=``: a
+        ``concurrent.futures.Executor`` or an ``nbjobs.dask.DaskExecutor``; None for this
+        event loop (plain functions in threads)."""
+        return self._executor_value
+
+    @executor.setter
+    def executor(self, value: Any) -> None:
+        if value is None:
+            self._executor_default = None
+        else:
+            remote = as_executor(value, f"{type(self).__name__}(executor=...)")
+            remote.check_open(self)
+            self._executor_default = remote
+        self._executor_value = value
+
+    def _remote_executor(self) -> RemoteExecutor | None:
+        return self._executor_default
 
     # ---- membership ---------------------------------------------------------------------
     @property
@@ -643,6 +674,7 @@ class Scheduler(PureScheduler, AbstractJob):
         watch: Any = None,
         verbose: bool = False,
         view: Any = None,
+        executor: Any = None,
         critical: bool = True,
         forever: bool = False,
         label: Any = None,
@@ -671,6 +703,7 @@ class Scheduler(PureScheduler, AbstractJob):
             watch=watch,
             verbose=verbose,
             view=view,
+            executor=executor,
         )
         if scheduler is not None:
             scheduler.add(self)
