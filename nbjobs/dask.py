@@ -1,0 +1,498 @@
+"""Job bodies on Dask distributed: ``DaskExecutor`` (``pip install "nbjobs[dask]"``).
+
+    from nbjobs import Job, Scheduler
+    from nbjobs.dask import DaskExecutor
+
+    with DaskExecutor(n_workers=2) as ex:       # a LocalCluster of processes, at first use
+        a = Job(load, "data.parquet", executor=ex)
+        b = Job(fit, a, executor=ex)            # a's result stays on the workers
+        Scheduler(a, b).run()
+        b.result()                              # fetched once, when asked
+
+nbjobs keeps the DAG and its semantics (window, critical jobs, skips, timeouts, retries,
+cancel); Dask runs the bodies, one Dask task per attempt of a job, submitted when the job
+is ready, under a key of its own (a retry never reuses a failure Dask remembers). A
+producer's Dask future is handed to its consumers on Dask, so data stays on the workers;
+local consumers and ``result()`` fetch it. A future that every consumer has used is
+released. A worker lost mid-run is Dask's to recover; a task that kills its workers fails
+its job with ``KilledWorker``, and the job's ``retries`` apply.
+
+The client is a synchronous ``distributed.Client``: it lives on Dask's own thread, so it
+survives the event loops that blocking ``run()`` calls make, and the kernel's loop never
+hosts the cluster. nbjobs awaits a Dask future through ``add_done_callback`` and
+``loop.call_soon_threadsafe``, never by blocking a thread per job. What a body prints or
+logs on a worker is sent back as Dask events routed by task key to the job that owns the
+task, as it is written.
+
+Workers need nbjobs importable (the embedded cluster's workers share this interpreter).
+``distributed`` is imported when the executor starts, not when nbjobs is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import logging
+import re
+import sys
+import threading
+import uuid
+import weakref
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO, TYPE_CHECKING, Any
+
+from ._core.remote import RemoteExecutor, RemoteResult, data_consumers
+from ._engine.executors import call_body
+
+if TYPE_CHECKING:
+    from ._core.job import AbstractJob
+
+logger = logging.getLogger("nbjobs")
+
+#: the Dask event topic that carries what bodies write, and where they run
+TOPIC = "nbjobs-output"
+#: how long a finished task's last output may take to arrive after its result
+_OUTPUT_GRACE = 2.0
+
+_INSTALL = 'pip install "nbjobs[dask]"'
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError as exc:
+        raise ImportError(
+            f"nbjobs.dask.DaskExecutor needs Dask distributed: {_INSTALL}"
+        ) from exc
+    return distributed
+
+
+class DaskExecutor(RemoteExecutor):
+    """Runs job bodies on Dask distributed.
+
+    - ``DaskExecutor()``: an embedded ``LocalCluster`` of worker processes, started at
+      first use (keyword arguments go to it: ``n_workers=``, ``threads_per_worker=``,
+      ...); its dashboard is off unless ``dashboard=True`` (or an address, ``":8787"``).
+    - ``DaskExecutor("tcp://scheduler:8786")``: a cluster that runs elsewhere.
+    - ``DaskExecutor(client=c)``: an existing synchronous ``distributed.Client``, which
+      stays the caller's (``close()`` leaves it open).
+
+    ``keep_results=True`` keeps every job's result on the workers until the job is reset
+    or forgotten; by default a result that every consumer used is released there.
+    ``close()`` (or ``with``) closes the client and the cluster it started; so does the
+    end of the interpreter.
+    """
+
+    name = "dask"
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        client: Any = None,
+        keep_results: bool = False,
+        dashboard: bool | str = False,
+        **cluster_options: Any,
+    ) -> None:
+        if address is not None and not isinstance(address, str):
+            raise TypeError(
+                f"DaskExecutor(address): the address of a Dask scheduler, like "
+                f"'tcp://host:8786', got {address!r}; pass a Client as client=..."
+            )
+        if address is not None and client is not None:
+            raise TypeError("DaskExecutor: pass an address or a client=, not both")
+        if cluster_options and (address is not None or client is not None):
+            raise TypeError(
+                f"DaskExecutor: {sorted(cluster_options)} are options of the embedded "
+                "LocalCluster; a cluster given by address or client is configured where "
+                "it was started"
+            )
+        if client is not None:
+            distributed = _distributed()
+            if not isinstance(client, distributed.Client):
+                raise TypeError(f"DaskExecutor(client=...) takes a distributed.Client, got {client!r}")
+            if client.asynchronous:
+                raise TypeError(
+                    f"DaskExecutor(client={client!r}): an asynchronous client belongs to one "
+                    "event loop; pass a synchronous one (Client(..., asynchronous=False)) "
+                    "or the scheduler's address"
+                )
+        self.address = address
+        self.keep_results = bool(keep_results)
+        self.dashboard = dashboard
+        self.cluster_options = cluster_options
+        self._client: Any = client
+        self._owns_client = client is None
+        self._cluster: Any = None
+        self._started = False
+        self._closed = False
+        self._lock = threading.Lock()
+        #: task key -> the attempt it runs (output and where it runs are routed by key)
+        self._routes: dict[str, _Route] = {}
+        # fetches and cancels block on Dask's thread: not on the loop, nor in the default
+        # executor that plain-function jobs use
+        self._io = ThreadPoolExecutor(4, thread_name_prefix="nbjobs-dask")
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+
+    # ---- life ---------------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client`` (the embedded cluster starts on first access)."""
+        return self._start()
+
+    @property
+    def cluster(self) -> Any:
+        """The embedded ``LocalCluster``, or None (a cluster given by address or client)."""
+        return self._cluster
+
+    def _start(self) -> Any:
+        if self._closed:
+            self.check_open(self)
+        if self._started:
+            return self._client
+        with self._lock:
+            if self._started:
+                return self._client
+            distributed = _distributed()
+            client = self._client
+            cluster = None
+            if client is None:
+                if self.address is not None:
+                    client = distributed.Client(self.address, set_as_default=False)
+                else:
+                    options = {"processes": True, **self.cluster_options}
+                    dash = self.dashboard
+                    if dash is True:
+                        dash = ":0"
+                    options.setdefault("dashboard_address", dash or None)
+                    cluster = distributed.LocalCluster(**options)
+                    try:
+                        client = distributed.Client(cluster, set_as_default=False)
+                    except BaseException:
+                        cluster.close()
+                        raise
+            # the handler holds the routes, not the executor: the client does not keep
+            # the executor alive, so the executor's finalizer can close it
+            client.subscribe_topic(TOPIC, functools.partial(_on_event, self._routes))
+            self._client, self._cluster = client, cluster
+            self._finalizer = weakref.finalize(
+                self,
+                _shutdown,
+                client if self._owns_client else None,
+                cluster,
+                self._io,
+                None if self._owns_client else client,
+            )
+            self._started = True
+            logger.debug("nbjobs: %r started", self)
+            return client
+
+    def close(self) -> None:
+        """Close the client and the cluster this executor started (not a client given
+        to it); jobs can no longer run on it."""
+        self._closed = True
+        if self._finalizer is not None:
+            self._finalizer()
+        else:
+            self._io.shutdown(wait=False)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> DaskExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def dashboard_link(self) -> str | None:
+        """The Dask dashboard's address, when it is on."""
+        if not self._started or self._closed:
+            return None
+        if self._cluster is not None and not self.dashboard:
+            return None
+        try:
+            link = self._client.dashboard_link
+        except Exception:
+            return None
+        return str(link) if link else None
+
+    def __repr__(self) -> str:
+        if self._closed:
+            state = "closed"
+        elif not self._started:
+            state = "not started"
+        elif self._cluster is not None:
+            state = f"LocalCluster at {self._cluster.scheduler_address}"
+        else:
+            state = f"at {self._client.scheduler.address}"
+        return f"<DaskExecutor {state}>"
+
+    # ---- running a body -------------------------------------------------------------------
+    def accepts(self, value: RemoteResult) -> bool:
+        return isinstance(value, DaskResult) and value.client is self._client
+
+    async def run_body(
+        self, job: AbstractJob, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Any
+    ) -> Any:
+        self.check_open(job)
+        loop = asyncio.get_running_loop()
+        client = self._client if self._started else None
+        if client is None:
+            # starting a cluster takes a second: not on the loop
+            client = await loop.run_in_executor(self._io, self._start)
+        _check_pickles(job, fn)
+        # a key per attempt: Dask remembers a failed key, and a retry must run again
+        key = f"{_slug(job.label_text())}-{uuid.uuid4().hex}"
+        route = self._routes[key] = _Route(job, loop)
+        try:
+            try:
+                future = client.submit(_run_on_worker, fn, args, kwargs, key, key=key, pure=False)
+            except Exception as exc:
+                _raise_unshippable(job, exc)
+            waiter: asyncio.Future[tuple[str, Any, Any]] = loop.create_future()
+            future.add_done_callback(functools.partial(_done, loop, waiter))
+            try:
+                status, exc, tb = await waiter
+            except asyncio.CancelledError:
+                # the job ends now; Dask stops the task if it has not started (a running
+                # body cannot be stopped)
+                self._io.submit(_cancel, future)
+                raise
+            killed = exc is not None and type(exc).__name__ == "KilledWorker"
+            if route.started and not killed:
+                # the task's last output travels apart from its result: wait for it
+                await route.wait_end(_OUTPUT_GRACE)
+            if status == "finished":
+                return DaskResult(self, future, job, route.worker)
+            if status == "error" and isinstance(exc, BaseException):
+                if isinstance(exc, Exception):
+                    raise exc.with_traceback(tb)
+                raise RuntimeError(f"{type(exc).__name__}: {exc} (raised on a Dask worker)")
+            raise RuntimeError(f"the Dask task of {job!r} ended as {status!r}: {exc}")
+        finally:
+            del self._routes[key]
+
+
+class DaskResult(RemoteResult):
+    """A job's result that stays on the Dask workers (its Dask future)."""
+
+    def __init__(self, executor: DaskExecutor, future: Any, job: AbstractJob, worker: str | None):
+        super().__init__(data_consumers(job))
+        self.executor = executor
+        self.client = executor._client
+        self.future: Any = future
+        self.label = job.label_text()
+        self.where = f"dask worker {worker}" if worker else "dask"
+
+    def ref(self) -> Any:
+        self._check_available()
+        return self.future
+
+    def _fetch(self) -> Any:
+        return self.future.result()
+
+    async def _fetch_async(self) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor._io, self.future.result)
+
+    def _release(self) -> None:
+        future, self.future = self.future, None
+        if future is not None:
+            future.release()
+
+    def __repr__(self) -> str:
+        state = " (released)" if self.released and not self._fetched else ""
+        return f"<result of {self.label!r} on {self.where}{state}>"
+
+
+# ---- plumbing on the client side ----------------------------------------------------------
+class _Route:
+    """One attempt of a job on Dask: where its output and its worker's address go."""
+
+    def __init__(self, job: AbstractJob, loop: asyncio.AbstractEventLoop) -> None:
+        self.job = job
+        self.loop = loop
+        self.worker: str | None = None
+        self.started = False
+        self.end = asyncio.Event()
+
+    def deliver(self, msg: dict[str, Any]) -> None:
+        # on the loop's thread
+        if "worker" in msg:
+            self.started = True
+            self.worker = str(msg["worker"])
+            self.job.where = f"dask worker {self.worker}"
+        if "text" in msg:
+            self.job._record_output(str(msg.get("stream", "stdout")), str(msg["text"]))
+        if msg.get("end"):
+            self.end.set()
+
+    async def wait_end(self, grace: float) -> None:
+        try:
+            async with asyncio.timeout(grace):
+                await self.end.wait()
+        except TimeoutError:
+            logger.debug("nbjobs: the last output of %r did not arrive", self.job)
+
+
+def _on_event(routes: dict[str, _Route], event: Any) -> None:
+    # on Dask's thread: hand the message to the loop of the job it belongs to
+    _, msg = event
+    route = routes.get(msg.get("key")) if isinstance(msg, dict) else None
+    if route is None:
+        return
+    try:
+        route.loop.call_soon_threadsafe(route.deliver, msg)
+    except RuntimeError:
+        pass  # that loop is closed: the run it belonged to is over
+
+
+def _done(loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Any], future: Any) -> None:
+    # in Dask's callback thread: the outcome, read here (these calls wait on Dask's loop)
+    status = future.status
+    exc = tb = None
+    if status == "error":
+        try:
+            exc, tb = future.exception(), future.traceback()
+        except Exception as error:
+            exc = error
+    try:
+        loop.call_soon_threadsafe(_settle, waiter, (status, exc, tb))
+    except RuntimeError:
+        pass  # the loop is closed: nobody awaits this any more
+
+
+def _settle(waiter: asyncio.Future[Any], outcome: Any) -> None:
+    if not waiter.done():
+        waiter.set_result(outcome)
+
+
+def _cancel(future: Any) -> None:
+    try:
+        future.cancel(reason="cancelled by nbjobs")
+    except Exception:
+        logger.debug("nbjobs: cancelling %r failed", future, exc_info=True)
+
+
+def _check_pickles(job: AbstractJob, fn: Callable[..., Any]) -> None:
+    from distributed.protocol.pickle import dumps
+
+    try:
+        dumps(fn)
+    except Exception as exc:
+        _raise_unshippable(job, exc)
+
+
+def _raise_unshippable(job: AbstractJob, exc: Exception) -> None:
+    import pickle
+
+    raise pickle.PicklingError(
+        f"{job!r}: its function or arguments cannot be sent to the Dask workers "
+        f"({type(exc).__name__}: {exc}); define the function at the top level of the "
+        "notebook, the script or a module (a module of your own must be importable on "
+        "the workers: cloudpickle.register_pickle_by_value(module) sends it by value), "
+        "and pass arguments that pickle (no open files, locks, sockets or event-loop "
+        "objects)"
+    ) from exc
+
+
+def _shutdown(client: Any, cluster: Any, io: ThreadPoolExecutor, borrowed: Any) -> None:
+    if borrowed is not None:
+        try:
+            borrowed.unsubscribe_topic(TOPIC)
+        except Exception:
+            logger.debug("nbjobs: unsubscribing from %r failed", borrowed, exc_info=True)
+    for thing in (client, cluster):
+        if thing is not None:
+            try:
+                thing.close()
+            except Exception:
+                logger.debug("nbjobs: closing %r failed", thing, exc_info=True)
+    io.shutdown(wait=False)
+
+
+def _slug(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.]+", "-", label)[:40].strip("-") or "job"
+
+
+# ---- on the workers ------------------------------------------------------------------------
+#: (worker, key) of the body running in this thread of a worker
+_running: contextvars.ContextVar[tuple[Any, str] | None] = contextvars.ContextVar(
+    "nbjobs_dask_task", default=None
+)
+_capture_lock = threading.Lock()
+
+
+def _run_on_worker(fn: Callable[..., Any], args: Any, kwargs: Any, key: str) -> Any:
+    """A job's body, on a worker: what it writes goes to its job, live."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    _install_capture()
+    token = _running.set((worker, key))
+    worker.log_event(TOPIC, {"key": key, "worker": str(worker.address)})
+    try:
+        return call_body(fn, args, kwargs)
+    finally:
+        _running.reset(token)
+        worker.log_event(TOPIC, {"key": key, "end": True})
+
+
+def _send(stream: str, text: str) -> None:
+    running = _running.get()
+    if running is not None and text:
+        worker, key = running
+        worker.log_event(TOPIC, {"key": key, "stream": stream, "text": text})
+
+
+class _WorkerTee:
+    """Stands for stdout/stderr in a worker process: what a job's body writes goes to the
+    job too (by task key), the rest only where it went before."""
+
+    def __init__(self, wrapped: IO[str], name: str) -> None:
+        self._nbjobs_wrapped = wrapped
+        self._nbjobs_name = name
+
+    def write(self, text: str) -> int:
+        _send(self._nbjobs_name, text)
+        return self._nbjobs_wrapped.write(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._nbjobs_wrapped, name)
+
+
+class _WorkerLogHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+        self.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if _running.get() is None:
+            return
+        try:
+            _send("log", self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+
+
+def _install_capture() -> None:
+    with _capture_lock:
+        for name in ("stdout", "stderr"):
+            stream = getattr(sys, name)
+            if stream is not None and not isinstance(stream, _WorkerTee):
+                setattr(sys, name, _WorkerTee(stream, name))
+        root = logging.getLogger()
+        if not any(isinstance(h, _WorkerLogHandler) for h in root.handlers):
+            root.addHandler(_WorkerLogHandler())
+
+
+__all__ = ("DaskExecutor", "DaskResult")
