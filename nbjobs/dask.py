@@ -129,8 +129,6 @@ class DaskExecutor(RemoteExecutor):
         self._started = False
         self._closed = False
         self._lock = threading.Lock()
-        #: task key -> the attempt it runs (output and where it runs are routed by key)
-        self._routes: dict[str, _Route] = {}
         # fetches and cancels block on Dask's thread: not on the loop, nor in the default
         # executor that plain-function jobs use
         self._io = ThreadPoolExecutor(4, thread_name_prefix="nbjobs-dask")
@@ -167,15 +165,22 @@ class DaskExecutor(RemoteExecutor):
                     if dash is True:
                         dash = ":0"
                     options.setdefault("dashboard_address", dash or None)
+                    if not dash:
+                        # without a dashboard the scheduler still serves its health
+                        # routes over HTTP, by default on the dashboard's port 8787: a
+                        # port of its own, so that two clusters never clash there
+                        scheduler_kwargs = dict(options.get("scheduler_kwargs") or {})
+                        scheduler_kwargs.setdefault("dashboard_address", "127.0.0.1:0")
+                        options["scheduler_kwargs"] = scheduler_kwargs
                     cluster = distributed.LocalCluster(**options)
                     try:
                         client = distributed.Client(cluster, set_as_default=False)
                     except BaseException:
                         cluster.close()
                         raise
-            # the handler holds the routes, not the executor: the client does not keep
-            # the executor alive, so the executor's finalizer can close it
-            client.subscribe_topic(TOPIC, functools.partial(_on_event, self._routes))
+            # one handler per topic and client, shared by every executor on that client;
+            # it holds no executor, so the executor's finalizer can close what it started
+            client.subscribe_topic(TOPIC, _on_event)
             self._client, self._cluster = client, cluster
             self._finalizer = weakref.finalize(
                 self,
@@ -183,7 +188,6 @@ class DaskExecutor(RemoteExecutor):
                 client if self._owns_client else None,
                 cluster,
                 self._io,
-                None if self._owns_client else client,
             )
             self._started = True
             logger.debug("nbjobs: %r started", self)
@@ -248,7 +252,7 @@ class DaskExecutor(RemoteExecutor):
         _check_pickles(job, fn)
         # a key per attempt: Dask remembers a failed key, and a retry must run again
         key = f"{_slug(job.label_text())}-{uuid.uuid4().hex}"
-        route = self._routes[key] = _Route(job, loop)
+        route = _ROUTES[key] = _Route(job, loop)
         try:
             try:
                 future = client.submit(_run_on_worker, fn, args, kwargs, key, key=key, pure=False)
@@ -275,7 +279,7 @@ class DaskExecutor(RemoteExecutor):
                 raise RuntimeError(f"{type(exc).__name__}: {exc} (raised on a Dask worker)")
             raise RuntimeError(f"the Dask task of {job!r} ended as {status!r}: {exc}")
         finally:
-            del self._routes[key]
+            del _ROUTES[key]
 
 
 class DaskResult(RemoteResult):
@@ -323,7 +327,7 @@ class _Route:
 
     def deliver(self, msg: dict[str, Any]) -> None:
         # on the loop's thread
-        if "worker" in msg:
+        if "worker" in msg and not self.started:
             self.started = True
             self.worker = str(msg["worker"])
             self.job.where = f"dask worker {self.worker}"
@@ -340,10 +344,14 @@ class _Route:
             logger.debug("nbjobs: the last output of %r did not arrive", self.job)
 
 
-def _on_event(routes: dict[str, _Route], event: Any) -> None:
+#: task key -> the attempt it runs: what a body writes, and where, is routed by key
+_ROUTES: dict[str, _Route] = {}
+
+
+def _on_event(event: Any) -> None:
     # on Dask's thread: hand the message to the loop of the job it belongs to
     _, msg = event
-    route = routes.get(msg.get("key")) if isinstance(msg, dict) else None
+    route = _ROUTES.get(msg.get("key")) if isinstance(msg, dict) else None
     if route is None:
         return
     try:
@@ -401,12 +409,7 @@ def _raise_unshippable(job: AbstractJob, exc: Exception) -> None:
     ) from exc
 
 
-def _shutdown(client: Any, cluster: Any, io: ThreadPoolExecutor, borrowed: Any) -> None:
-    if borrowed is not None:
-        try:
-            borrowed.unsubscribe_topic(TOPIC)
-        except Exception:
-            logger.debug("nbjobs: unsubscribing from %r failed", borrowed, exc_info=True)
+def _shutdown(client: Any, cluster: Any, io: ThreadPoolExecutor) -> None:
     for thing in (client, cluster):
         if thing is not None:
             try:
