@@ -31,6 +31,7 @@ Workers need nbjobs importable (the embedded cluster's workers share this interp
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import logging
@@ -63,9 +64,7 @@ def _distributed() -> Any:
     try:
         import distributed
     except ImportError as exc:
-        raise ImportError(
-            f"nbjobs.dask.DaskExecutor needs Dask distributed: {_INSTALL}"
-        ) from exc
+        raise ImportError(f"nbjobs.dask.DaskExecutor needs Dask distributed: {_INSTALL}") from exc
     return distributed
 
 
@@ -112,7 +111,9 @@ class DaskExecutor(RemoteExecutor):
         if client is not None:
             distributed = _distributed()
             if not isinstance(client, distributed.Client):
-                raise TypeError(f"DaskExecutor(client=...) takes a distributed.Client, got {client!r}")
+                raise TypeError(
+                    f"DaskExecutor(client=...) takes a distributed.Client, got {client!r}"
+                )
             if client.asynchronous:
                 raise TypeError(
                     f"DaskExecutor(client={client!r}): an asynchronous client belongs to one "
@@ -245,7 +246,7 @@ class DaskExecutor(RemoteExecutor):
     ) -> Any:
         self.check_open(job)
         loop = asyncio.get_running_loop()
-        client = self._client if self._started else None
+        client: Any = self._client if self._started else None
         if client is None:
             # starting a cluster takes a second: not on the loop
             client = await loop.run_in_executor(self._io, self._start)
@@ -261,23 +262,23 @@ class DaskExecutor(RemoteExecutor):
             waiter: asyncio.Future[tuple[str, Any, Any]] = loop.create_future()
             future.add_done_callback(functools.partial(_done, loop, waiter))
             try:
-                status, exc, tb = await waiter
+                status, error, tb = await waiter
             except asyncio.CancelledError:
                 # the job ends now; Dask stops the task if it has not started (a running
                 # body cannot be stopped)
                 self._io.submit(_cancel, future)
                 raise
-            killed = exc is not None and type(exc).__name__ == "KilledWorker"
+            killed = type(error).__name__ == "KilledWorker"
             if route.started and not killed:
                 # the task's last output travels apart from its result: wait for it
                 await route.wait_end(_OUTPUT_GRACE)
             if status == "finished":
                 return DaskResult(self, future, job, route.worker)
-            if status == "error" and isinstance(exc, BaseException):
-                if isinstance(exc, Exception):
-                    raise exc.with_traceback(tb)
-                raise RuntimeError(f"{type(exc).__name__}: {exc} (raised on a Dask worker)")
-            raise RuntimeError(f"the Dask task of {job!r} ended as {status!r}: {exc}")
+            if status == "error" and isinstance(error, Exception):
+                raise error.with_traceback(tb)
+            if status == "error" and isinstance(error, BaseException):
+                raise RuntimeError(f"{type(error).__name__}: {error} (raised on a Dask worker)")
+            raise RuntimeError(f"the Dask task of {job!r} ended as {status!r}: {error}")
         finally:
             del _ROUTES[key]
 
@@ -351,13 +352,12 @@ _ROUTES: dict[str, _Route] = {}
 def _on_event(event: Any) -> None:
     # on Dask's thread: hand the message to the loop of the job it belongs to
     _, msg = event
-    route = _ROUTES.get(msg.get("key")) if isinstance(msg, dict) else None
+    route = _ROUTES.get(str(msg.get("key"))) if isinstance(msg, dict) else None
     if route is None:
         return
-    try:
+    # a closed loop raises: the run it belonged to is over
+    with contextlib.suppress(RuntimeError):
         route.loop.call_soon_threadsafe(route.deliver, msg)
-    except RuntimeError:
-        pass  # that loop is closed: the run it belonged to is over
 
 
 def _done(loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Any], future: Any) -> None:
@@ -369,10 +369,9 @@ def _done(loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Any], future: 
             exc, tb = future.exception(), future.traceback()
         except Exception as error:
             exc = error
-    try:
+    # a closed loop raises: nobody awaits this any more
+    with contextlib.suppress(RuntimeError):
         loop.call_soon_threadsafe(_settle, waiter, (status, exc, tb))
-    except RuntimeError:
-        pass  # the loop is closed: nobody awaits this any more
 
 
 def _settle(waiter: asyncio.Future[Any], outcome: Any) -> None:
@@ -388,10 +387,10 @@ def _cancel(future: Any) -> None:
 
 
 def _check_pickles(job: AbstractJob, fn: Callable[..., Any]) -> None:
-    from distributed.protocol.pickle import dumps
+    from distributed.protocol import pickle as dask_pickle
 
     try:
-        dumps(fn)
+        dask_pickle.dumps(fn)  # type: ignore[no-untyped-call]
     except Exception as exc:
         _raise_unshippable(job, exc)
 

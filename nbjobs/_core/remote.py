@@ -52,8 +52,9 @@ class RemoteExecutor(abc.ABC):
     def check_open(self, what: object) -> None:
         """Raise :class:`ExecutorClosedError` when closed (``what`` names who asks)."""
         if self.closed:
+            who = what if isinstance(what, str) else repr(what)
             raise ExecutorClosedError(
-                f"{what!r} is to run on {self!r}, which is closed; pass an open executor "
+                f"{who} is to run on {self!r}, which is closed; pass an open executor "
                 "(or create a new one) before running"
             )
 

@@ -137,7 +137,7 @@ class PureScheduler(GraphMethods, SchedulerView):
             self._executor_default = None
         else:
             remote = as_executor(value, f"{type(self).__name__}(executor=...)")
-            remote.check_open(self)
+            remote.check_open(f"{type(self).__name__}(executor=...)")
             self._executor_default = remote
         self._executor_value = value
 
