@@ -480,3 +480,14 @@ def test_in_a_kernel_await_run_and_start(request: pytest.FixtureRequest) -> None
         assert kernel.value("ex.closed") == "True"
     finally:
         kernel.close()
+
+
+def test_the_table_says_which_worker_ran_a_job(ex: Any) -> None:
+    from nbjobs._views.table import table_text
+
+    job = Job(square, 2, executor=ex, label="where-am-i")
+    s = Scheduler(job)
+    assert s.run(view=False)
+    [row] = [line for line in table_text(s).splitlines() if "where-am-i" in line]
+    assert "on dask worker tcp://127.0.0.1:" in row
+    assert ex.dashboard_link is None  # the dashboard is off by default

@@ -192,3 +192,29 @@ def test_no_child_process_is_left_after_a_pool_closes() -> None:
     with ProcessPoolExecutor(2) as own:
         assert Scheduler(Job(pid_and, 1, executor=own)).run(view=False)
     assert not (set(multiprocessing.active_children()) - before)
+
+
+# ---- views ------------------------------------------------------------------------------
+def test_views_show_where_a_job_ran_and_link_a_dashboard(pool: ProcessPoolExecutor) -> None:
+    from nbjobs._core.remote import RemoteExecutor
+    from nbjobs._views.table import table_html, table_text
+
+    class WithDashboard(RemoteExecutor):
+        name = "demo"
+        dashboard_link = "http://127.0.0.1:8787/status?a=1&b=2"  # type: ignore[assignment]
+
+        async def run_body(self, job: Any, fn: Any, args: Any, kwargs: Any) -> Any:
+            job.where = "demo worker 7"
+            return fn(*args, **kwargs)
+
+    there = Job(pid_and, 1, executor=pool, label="there")
+    demo = Job(add, 1, 2, executor=WithDashboard(), label="demo")
+    s = Scheduler(there, demo)
+    assert s.run(view=False)
+    text = table_text(s)
+    assert "demo dashboard: http://127.0.0.1:8787/status?a=1&b=2" in text
+    [row] = [line for line in text.splitlines() if line.strip().startswith("there")]
+    assert "on process pool, process " in row
+    assert "on demo worker 7" in text
+    html = table_html(s)
+    assert '<a href="http://127.0.0.1:8787/status?a=1&amp;b=2"' in html

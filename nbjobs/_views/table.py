@@ -94,6 +94,10 @@ def job_note(job: AbstractJob) -> str:
         note = f"{stats.done}/{stats.total} done"
     else:
         note = ""
+    where = job.where
+    if where:
+        # where the body ran (an executor's worker), for jobs that did not run here
+        note = f"{note} · on {where}" if note else f"on {where}"
     if last:
         note = f"{note} · {last}" if note else last
     return cut_label(note, NOTE_WIDTH)
@@ -237,6 +241,21 @@ class Snapshot:
     hidden: int
     sections: list[Section]
     hidden_sections: int
+    #: ``(title, address)`` of the web pages of the engines the jobs run on (a dashboard)
+    links: tuple[tuple[str, str], ...] = ()
+
+
+def engine_links(scheduler: Any, rows: list[Row]) -> tuple[tuple[str, str], ...]:
+    """The dashboards of the executors of ``scheduler``, its nested schedulers and the
+    jobs shown, once each."""
+    found: dict[str, str] = {}
+    executors = [s.executor for s in scheduler.walk_schedulers()]
+    executors.extend(getattr(r.job, "executor", None) for r in rows)
+    for executor in executors:
+        link = getattr(executor, "dashboard_link", None) if executor is not None else None
+        if isinstance(link, str) and link:
+            found.setdefault(link, f"{getattr(executor, 'name', 'executor')} dashboard")
+    return tuple((title, link) for link, title in found.items())
 
 
 def snapshot(scheduler: Any, *, full: bool | None = None, max_rows: int = MAX_ROWS) -> Snapshot:
@@ -262,7 +281,8 @@ def snapshot(scheduler: Any, *, full: bool | None = None, max_rows: int = MAX_RO
         parts, more = sections(scheduler, full, walked)
     else:
         parts, more = [], 0
-    return Snapshot(summary_line(scheduler, stats), shown, hidden, parts, more)
+    links = engine_links(scheduler, shown)
+    return Snapshot(summary_line(scheduler, stats), shown, hidden, parts, more, links)
 
 
 def table_text(scheduler: Any, *, full: bool | None = None, max_rows: int = MAX_ROWS) -> str:
@@ -273,6 +293,7 @@ def table_text(scheduler: Any, *, full: bool | None = None, max_rows: int = MAX_
 
 def format_text(snap: Snapshot) -> str:
     lines = [snap.summary]
+    lines.extend(f"  {title}: {link}" for title, link in snap.links)
     if snap.rows:
         width = max(len("job"), *(len(r.label) + 2 * r.depth for r in snap.rows))
         lines.append(f"  {'job':<{width}}  {'state':<9}  {'elapsed':>8}  note")
@@ -310,6 +331,10 @@ def table_html(scheduler: Any, *, full: bool | None = None, max_rows: int = MAX_
 def format_html(snap: Snapshot) -> str:
     esc = html.escape
     parts = [_STYLE, '<div class="nbjobs-table">', f"<div><b>{esc(snap.summary)}</b></div>"]
+    for title, link in snap.links:
+        parts.append(
+            f'<div><a href="{esc(link)}" target="_blank" rel="noopener">{esc(title)}</a></div>'
+        )
     if snap.rows:
         parts.append(
             "<table><thead><tr><th>job</th><th>state</th><th>elapsed</th><th>note</th></tr>"
