@@ -73,7 +73,8 @@ class DaskExecutor(RemoteExecutor):
 
     - ``DaskExecutor()``: an embedded ``LocalCluster`` of worker processes, started at
       first use (keyword arguments go to it: ``n_workers=``, ``threads_per_worker=``,
-      ...); its dashboard is off unless ``dashboard=True`` (or an address, ``":8787"``).
+      ``silence_logs=`` (errors only by default), ...); its dashboard is off unless
+      ``dashboard=True`` (or an address, ``":8787"``).
     - ``DaskExecutor("tcp://scheduler:8786")``: a cluster that runs elsewhere.
     - ``DaskExecutor(client=c)``: an existing synchronous ``distributed.Client``, which
       stays the caller's (``close()`` leaves it open).
@@ -161,7 +162,13 @@ class DaskExecutor(RemoteExecutor):
                 if self.address is not None:
                     client = distributed.Client(self.address, set_as_default=False)
                 else:
-                    options = {"processes": True, **self.cluster_options}
+                    # the cluster's warnings (a task nbjobs cancelled, say) would land in
+                    # whichever cell runs: errors only, unless asked otherwise
+                    options = {
+                        "processes": True,
+                        "silence_logs": logging.ERROR,
+                        **self.cluster_options,
+                    }
                     dash = self.dashboard
                     if dash is True:
                         dash = ":0"
@@ -453,15 +460,19 @@ def _send(stream: str, text: str) -> None:
 
 
 class _WorkerTee:
-    """Stands for stdout/stderr in a worker process: what a job's body writes goes to the
-    job too (by task key), the rest only where it went before."""
+    """Stands for stdout/stderr in a worker process: what a job's body writes goes to its
+    job (by task key), the rest where it went before."""
 
     def __init__(self, wrapped: IO[str], name: str) -> None:
         self._nbjobs_wrapped = wrapped
         self._nbjobs_name = name
 
     def write(self, text: str) -> int:
-        _send(self._nbjobs_name, text)
+        if _running.get() is not None:
+            # a job's output goes to its job only: a LocalCluster's workers share the
+            # kernel's file descriptors, which a kernel shows in whatever cell runs
+            _send(self._nbjobs_name, text)
+            return len(text)
         return self._nbjobs_wrapped.write(text)
 
     def writelines(self, lines: Any) -> None:

@@ -46,8 +46,17 @@ def _ssh_missing() -> str | None:
     return None
 
 
-#: notebooks that need something pip does not install: why they cannot run, or None
-MISSING = {"09-ssh.ipynb": _ssh_missing}
+def _dask_missing() -> str | None:
+    """Why the scale-out tutorial cannot run here, or None."""
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        return "Dask distributed is not installed (pip install -e '.[dask]')"
+    return None
+
+
+#: notebooks that need something the test extra does not install: why they cannot run, or None
+MISSING = {"08-scale-out.ipynb": _dask_missing, "09-ssh.ipynb": _ssh_missing}
 
 
 class TutorialNotebook(IPyNbFile):

@@ -296,3 +296,29 @@ def test_cost_benchmark_reports_construction_run_and_memory_side_by_side(
         building, running = row.split(" | ")[3:5]
         assert all(float(side) >= 0 for side in building.split(" / "))
         assert all(float(side) > 0 for side in running.split(" / "))
+
+
+def test_executors_benchmark_runs_tiny() -> None:
+    """``python -m benchmarks.executors --quick``: the harness runs end to end (threads, a
+    process pool, Dask, bare Dask); nothing is timed here."""
+    import subprocess
+
+    from tests.browser.support import need
+
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        need(False, "Dask distributed is not installed (pip install 'nbjobs[dask]')")
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.executors", "--quick"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| Dask (2 worker processes) |" in done.stdout
+    assert "| bare submit, all at once |" in done.stdout
