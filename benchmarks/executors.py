@@ -139,10 +139,6 @@ class Result:
         return statistics.median(self.times)
 
 
-def measure(reps: int, fn: Callable[[], float]) -> list[float]:
-    return [fn() for _ in range(reps)]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="tiny jobs, one rep (a smoke run)")
@@ -172,17 +168,17 @@ def main(argv: list[str] | None = None) -> int:
         nbjobs_run(dags.layered(4, layer_size=2, fanin=1), spin, (10,), pool)
         nbjobs_run(dags.layered(4, layer_size=2, fanin=1), spin, (10,), ex)
         bare_upfront(client, dags.layered(4, layer_size=2, fanin=1), noop, ())
-        for what, executor in (
-            ("threads (plain functions)", None),
-            (f"process pool ({args.workers} processes)", pool),
-            (f"Dask ({args.workers} worker processes)", ex),
-        ):
-            rows.append(
-                Result(
-                    what,
-                    measure(args.reps, lambda e=executor: nbjobs_run(gil_dag, spin, (loops,), e)),
-                )
-            )
+        where: dict[str, Any] = {
+            "threads (plain functions)": None,
+            f"process pool ({args.workers} processes)": pool,
+            f"Dask ({args.workers} worker processes)": ex,
+        }
+        # interleaved, so that a slow spell of the machine hits every variant alike
+        times: dict[str, list[float]] = {what: [] for what in where}
+        for _ in range(args.reps):
+            for what, executor in where.items():
+                times[what].append(nbjobs_run(gil_dag, spin, (loops,), executor))
+        rows = [Result(what, t) for what, t in times.items()]
         # interleaved, so that a slow spell of the machine hits every variant alike
         cells: dict[str, list[float]] = {
             "nbjobs on Dask": [],
@@ -193,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             cells["nbjobs on Dask"].append(nbjobs_run(over_dag, noop, (), ex))
             cells["bare submit, all at once"].append(bare_upfront(client, over_dag, noop, ()))
             cells["bare submit, when ready"].append(bare_when_ready(client, over_dag, noop, ()))
-        overhead = [Result(what, times) for what, times in cells.items()]
+        overhead = [Result(what, t) for what, t in cells.items()]
 
     threads = rows[0].median
     print(
