@@ -491,3 +491,99 @@ def test_the_table_says_which_worker_ran_a_job(ex: Any) -> None:
     [row] = [line for line in table_text(s).splitlines() if "where-am-i" in line]
     assert "on dask worker tcp://127.0.0.1:" in row
     assert ex.dashboard_link is None  # the dashboard is off by default
+
+
+# ---- semantics kept, output live, scripts ---------------------------------------------------
+def test_a_failed_remote_producer_skips_its_consumer(ex: Any) -> None:
+    bad = Job(fails_with_key_error, executor=ex, critical=False, label="bad")
+    consumer = Job(square, bad, executor=ex, label="consumer")
+    s = Scheduler(bad, consumer)
+    assert s.run(view=False) is True
+    assert consumer.status is Status.SKIPPED
+    assert "needs the result of 'bad'" in (consumer.skip_reason or "")
+    critical = Job(fails_with_key_error, executor=ex, label="critical")
+    after = Job(square, 3, executor=ex, required=critical)
+    s = PureScheduler(critical, after)
+    assert s.run(view=False) is False and s.failed_critical()
+    assert after.status is Status.SKIPPED
+
+
+def talks_then_waits(seconds: float) -> str:
+    print("first words", flush=True)
+    time.sleep(seconds)
+    return "done"
+
+
+def test_remote_output_arrives_while_the_body_still_runs(ex: Any) -> None:
+    talker = Job(talks_then_waits, 3, executor=ex, label="talker")
+    seen: list[str] = []
+
+    async def watch() -> None:
+        while talker.status is not Status.SUCCEEDED:
+            text = talker.output.text()
+            if text:
+                seen.append(text)
+                return
+            await asyncio.sleep(0.05)
+
+    s = Scheduler(talker, Job(watch, label="watcher"))
+    assert run_checked(s.co_run)
+    assert seen == ["first words\n"]  # seen before the body ended
+
+
+NBJOBS_RUN_SCRIPT = """
+from nbjobs import Job, Scheduler
+from nbjobs.dask import DaskExecutor
+
+def triple(x):
+    return 3 * x
+
+ex = DaskExecutor(n_workers=1, threads_per_worker=1)
+a = Job(triple, 2, executor=ex, label="a")
+scheduler = Scheduler(a, Job(print, a, label="show"))
+"""
+
+
+def test_under_nbjobs_run(tmp_path: Path) -> None:
+    needs_dask()
+    script = tmp_path / "flow.py"
+    script.write_text(NBJOBS_RUN_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-m", "nbjobs", "run", str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "6" in done.stdout.split()
+
+
+EXIT_SCRIPT = """
+import os
+from nbjobs import Job, Scheduler
+from nbjobs.dask import DaskExecutor
+
+if __name__ == "__main__":
+    ex = DaskExecutor(n_workers=2, threads_per_worker=1)
+    assert Scheduler(Job(os.getpid, executor=ex)).run(view=False)
+    print("workers", *sorted(ex.client.run(os.getpid).values()))
+    # no close(): the end of the interpreter closes the cluster
+"""
+
+
+def test_the_cluster_is_closed_at_interpreter_exit(tmp_path: Path) -> None:
+    needs_dask()
+    script = tmp_path / "leave.py"
+    script.write_text(EXIT_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    [line] = [ln for ln in done.stdout.splitlines() if ln.startswith("workers")]
+    pids = [int(p) for p in line.split()[1:]]
+    assert len(pids) == 2
+    for pid in pids:
+        assert wait_until(lambda pid=pid: not _alive(pid)), f"worker {pid} outlived the script"
