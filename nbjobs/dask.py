@@ -35,6 +35,7 @@ import contextlib
 import contextvars
 import functools
 import logging
+import pickle
 import re
 import sys
 import threading
@@ -257,7 +258,6 @@ class DaskExecutor(RemoteExecutor):
         if client is None:
             # starting a cluster takes a second: not on the loop
             client = await loop.run_in_executor(self._io, self._start)
-        _check_pickles(job, fn)
         # a key per attempt: Dask remembers a failed key, and a retry must run again
         key = f"{_slug(job.label_text())}-{uuid.uuid4().hex}"
         route = _ROUTES[key] = _Route(job, loop)
@@ -265,7 +265,10 @@ class DaskExecutor(RemoteExecutor):
             try:
                 future = client.submit(_run_on_worker, fn, args, kwargs, key, key=key, pure=False)
             except Exception as exc:
-                _raise_unshippable(job, exc)
+                # the client pickles the task here: what does not pickle fails now
+                if "serializ" in str(exc) or isinstance(exc, pickle.PicklingError):
+                    _raise_unshippable(job, exc)
+                raise
             waiter: asyncio.Future[tuple[str, Any, Any]] = loop.create_future()
             future.add_done_callback(functools.partial(_done, loop, waiter))
             try:
@@ -393,18 +396,7 @@ def _cancel(future: Any) -> None:
         logger.debug("nbjobs: cancelling %r failed", future, exc_info=True)
 
 
-def _check_pickles(job: AbstractJob, fn: Callable[..., Any]) -> None:
-    from distributed.protocol import pickle as dask_pickle
-
-    try:
-        dask_pickle.dumps(fn)  # type: ignore[no-untyped-call]
-    except Exception as exc:
-        _raise_unshippable(job, exc)
-
-
 def _raise_unshippable(job: AbstractJob, exc: Exception) -> None:
-    import pickle
-
     raise pickle.PicklingError(
         f"{job!r}: its function or arguments cannot be sent to the Dask workers "
         f"({type(exc).__name__}: {exc}); define the function at the top level of the "
