@@ -129,6 +129,12 @@ def bare_when_ready(
 # ---- the comparison ----------------------------------------------------------------------------
 
 
+def paired(before: list[float], after: list[float]) -> float:
+    """The median over reps of ``before / after`` within the same rep (the variants of a
+    rep run one after the other, so a slow spell of the machine hits them alike)."""
+    return statistics.median(b / a for b, a in zip(before, after, strict=True))
+
+
 @dataclass
 class Result:
     what: str
@@ -196,20 +202,30 @@ def main(argv: list[str] | None = None) -> int:
         f"## GIL-bound jobs: {args.gil_jobs} jobs of ~{args.seconds:g}s (pure-Python loop), "
         f"layers of 4, 2 inputs each; median of {args.reps} run(s), {os.cpu_count()} cores\n"
     )
-    print("| where the bodies run | run (s) | speed-up over threads |")
-    print("|---|---:|---:|")
+    print("| where the bodies run | run (s) | speed-up over threads | paired speed-up |")
+    print("|---|---:|---:|---:|")
     for r in rows:
-        print(f"| {r.what} | {r.median:.2f} | {threads / r.median:.2f}x |")
+        print(
+            f"| {r.what} | {r.median:.2f} | {threads / r.median:.2f}x "
+            f"| {paired(rows[0].times, r.times):.2f}x |"
+        )
     base = overhead[1].median
+    when_ready = overhead[2].median
     n = args.overhead_jobs
     print(
         f"\n## Overhead on Dask: {n} no-op jobs, layers of 20, 3 inputs each (data edges); "
         f"median of {args.reps} run(s)\n"
     )
-    print("| runner | run (s) | ms per job | vs bare, all at once |")
-    print("|---|---:|---:|---:|")
+    print(
+        "| runner | run (s) | ms per job | vs bare, all at once | vs bare, when ready "
+        "| nbjobs / this, paired |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
     for r in overhead:
-        print(f"| {r.what} | {r.median:.3f} | {1000 * r.median / n:.2f} | {r.median / base:.2f}x |")
+        print(
+            f"| {r.what} | {r.median:.3f} | {1000 * r.median / n:.2f} | {r.median / base:.2f}x "
+            f"| {r.median / when_ready:.2f}x | {paired(overhead[0].times, r.times):.2f}x |"
+        )
     return 0
 
 

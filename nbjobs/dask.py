@@ -55,6 +55,9 @@ logger = logging.getLogger("nbjobs")
 
 #: the Dask event topic that carries what bodies write, and where they run
 TOPIC = "nbjobs-output"
+#: arguments at least this large (``dask.sizeof``) are scattered to the workers before a
+#: task that takes them is submitted
+SCATTER_BYTES = 1_000_000
 #: how long a finished task's last output may take to arrive after its result
 _OUTPUT_GRACE = 2.0
 
@@ -258,6 +261,7 @@ class DaskExecutor(RemoteExecutor):
         if client is None:
             # starting a cluster takes a second: not on the loop
             client = await loop.run_in_executor(self._io, self._start)
+        args, kwargs = await self._scatter_large(client, loop, args, kwargs)
         # a key per attempt: Dask remembers a failed key, and a retry must run again
         key = f"{_slug(job.label_text())}-{uuid.uuid4().hex}"
         route = _ROUTES[key] = _Route(job, loop)
@@ -291,6 +295,30 @@ class DaskExecutor(RemoteExecutor):
             raise RuntimeError(f"the Dask task of {job!r} ended as {status!r}: {error}")
         finally:
             del _ROUTES[key]
+
+    async def _scatter_large(
+        self, client: Any, loop: asyncio.AbstractEventLoop, args: tuple[Any, ...], kwargs: Any
+    ) -> tuple[tuple[Any, ...], Any]:
+        """Large values among the arguments (a local job's result, say) go to the workers
+        apart, as Dask advises, rather than inside the task's graph."""
+        from dask.sizeof import sizeof
+        from distributed import Future
+
+        def large(value: Any) -> bool:
+            return not isinstance(value, Future) and sizeof(value) >= SCATTER_BYTES
+
+        if not any(map(large, args)) and not any(map(large, kwargs.values())):
+            return args, kwargs
+
+        async def moved(value: Any) -> Any:
+            if not large(value):
+                return value
+            scatter = functools.partial(client.scatter, value, hash=False)
+            return await loop.run_in_executor(self._io, scatter)
+
+        new_args = tuple([await moved(a) for a in args])
+        new_kwargs = {k: await moved(v) for k, v in kwargs.items()}
+        return new_args, new_kwargs
 
 
 class DaskResult(RemoteResult):

@@ -587,3 +587,15 @@ def test_the_cluster_is_closed_at_interpreter_exit(tmp_path: Path) -> None:
     assert len(pids) == 2
     for pid in pids:
         assert wait_until(lambda pid=pid: not _alive(pid)), f"worker {pid} outlived the script"
+
+
+def big_local_value() -> bytes:
+    return b"x" * 12_000_000
+
+
+def test_a_large_local_result_is_scattered_not_sent_in_the_graph(ex: Any) -> None:
+    # "Sending large graph" would be a warning, hence an error here
+    local = Job(big_local_value, label="local")
+    remote = Job(len, local, executor=ex, label="remote len")
+    assert Scheduler(local, remote).run(view=False)
+    assert remote.result() == 12_000_000
