@@ -283,8 +283,8 @@ class DaskExecutor(RemoteExecutor):
                 self._io.submit(_cancel, future)
                 raise
             killed = type(error).__name__ == "KilledWorker"
-            if route.started and not killed:
-                # the task's last output travels apart from its result: wait for it
+            if route.wrote and not killed:
+                # the task's output travels apart from its result: wait until it is all here
                 await route.wait_end(_OUTPUT_GRACE)
             if status == "finished":
                 return DaskResult(self, future, job, route.worker)
@@ -362,6 +362,7 @@ class _Route:
         self.loop = loop
         self.worker: str | None = None
         self.started = False
+        self.wrote = False
         self.end = asyncio.Event()
 
     def deliver(self, msg: dict[str, Any]) -> None:
@@ -371,6 +372,7 @@ class _Route:
             self.worker = str(msg["worker"])
             self.job.where = f"dask worker {self.worker}"
         if "text" in msg:
+            self.wrote = True
             self.job._record_output(str(msg.get("stream", "stdout")), str(msg["text"]))
         if msg.get("end"):
             self.end.set()
@@ -450,8 +452,18 @@ def _slug(label: str) -> str:
 
 
 # ---- on the workers ------------------------------------------------------------------------
-#: (worker, key) of the body running in this thread of a worker
-_running: contextvars.ContextVar[tuple[Any, str] | None] = contextvars.ContextVar(
+class _Task:
+    """The body running in this thread of a worker: its worker, its key, whether it wrote."""
+
+    __slots__ = ("key", "worker", "wrote")
+
+    def __init__(self, worker: Any, key: str) -> None:
+        self.worker = worker
+        self.key = key
+        self.wrote = False
+
+
+_running: contextvars.ContextVar[_Task | None] = contextvars.ContextVar(
     "nbjobs_dask_task", default=None
 )
 _capture_lock = threading.Lock()
@@ -463,20 +475,24 @@ def _run_on_worker(fn: Callable[..., Any], args: Any, kwargs: Any, key: str) -> 
 
     worker = get_worker()
     _install_capture()
-    token = _running.set((worker, key))
+    task = _Task(worker, key)
+    token = _running.set(task)
     worker.log_event(TOPIC, {"key": key, "worker": str(worker.address)})
     try:
         return call_body(fn, args, kwargs)
     finally:
         _running.reset(token)
-        worker.log_event(TOPIC, {"key": key, "end": True})
+        if task.wrote:
+            # events reach the client in the order sent, and before the task's end: this
+            # one says that the job's output is complete
+            worker.log_event(TOPIC, {"key": key, "end": True})
 
 
 def _send(stream: str, text: str) -> None:
-    running = _running.get()
-    if running is not None and text:
-        worker, key = running
-        worker.log_event(TOPIC, {"key": key, "stream": stream, "text": text})
+    task = _running.get()
+    if task is not None and text:
+        task.wrote = True
+        task.worker.log_event(TOPIC, {"key": task.key, "stream": stream, "text": text})
 
 
 class _WorkerTee:
