@@ -186,15 +186,21 @@ def main(argv: list[str] | None = None) -> int:
                 times[what].append(nbjobs_run(gil_dag, spin, (loops,), executor))
         rows = [Result(what, t) for what, t in times.items()]
         # interleaved, so that a slow spell of the machine hits every variant alike
+        quiet = DaskExecutor(client=client, show_workers=False)
         cells: dict[str, list[float]] = {
             "nbjobs on Dask": [],
+            "nbjobs on Dask, show_workers=False": [],
             "bare submit, all at once": [],
             "bare submit, when ready": [],
         }
         for _ in range(args.reps):
             cells["nbjobs on Dask"].append(nbjobs_run(over_dag, noop, (), ex))
+            cells["nbjobs on Dask, show_workers=False"].append(
+                nbjobs_run(over_dag, noop, (), quiet)
+            )
             cells["bare submit, all at once"].append(bare_upfront(client, over_dag, noop, ()))
             cells["bare submit, when ready"].append(bare_when_ready(client, over_dag, noop, ()))
+        quiet.close()  # a client given to it stays open
         overhead = [Result(what, t) for what, t in cells.items()]
 
     threads = rows[0].median
@@ -209,8 +215,8 @@ def main(argv: list[str] | None = None) -> int:
             f"| {r.what} | {r.median:.2f} | {threads / r.median:.2f}x "
             f"| {paired(rows[0].times, r.times):.2f}x |"
         )
-    base = overhead[1].median
-    when_ready = overhead[2].median
+    base = overhead[2].median
+    when_ready = overhead[3].median
     n = args.overhead_jobs
     print(
         f"\n## Overhead on Dask: {n} no-op jobs, layers of 20, 3 inputs each (data edges); "

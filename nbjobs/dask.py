@@ -85,6 +85,8 @@ class DaskExecutor(RemoteExecutor):
 
     ``keep_results=True`` keeps every job's result on the workers until the job is reset
     or forgotten; by default a result that every consumer used is released there.
+    ``show_workers=False`` spares the message per task that tells views which worker runs
+    it (for many small tasks; a job that writes output still says where it ran).
     ``close()`` (or ``with``) closes the client and the cluster it started; so does the
     end of the interpreter.
     """
@@ -97,6 +99,7 @@ class DaskExecutor(RemoteExecutor):
         *,
         client: Any = None,
         keep_results: bool = False,
+        show_workers: bool = True,
         dashboard: bool | str = False,
         **cluster_options: Any,
     ) -> None:
@@ -127,6 +130,7 @@ class DaskExecutor(RemoteExecutor):
                 )
         self.address = address
         self.keep_results = bool(keep_results)
+        self.show_workers = bool(show_workers)
         self.dashboard = dashboard
         self.cluster_options = cluster_options
         self._client: Any = client
@@ -267,7 +271,9 @@ class DaskExecutor(RemoteExecutor):
         route = _ROUTES[key] = _Route(job, loop)
         try:
             try:
-                future = client.submit(_run_on_worker, fn, args, kwargs, key, key=key, pure=False)
+                future = client.submit(
+                    _run_on_worker, fn, args, kwargs, key, self.show_workers, key=key, pure=False
+                )
             except Exception as exc:
                 # the client pickles the task here: what does not pickle fails now
                 if "serializ" in str(exc) or isinstance(exc, pickle.PicklingError):
@@ -469,15 +475,17 @@ _running: contextvars.ContextVar[_Task | None] = contextvars.ContextVar(
 _capture_lock = threading.Lock()
 
 
-def _run_on_worker(fn: Callable[..., Any], args: Any, kwargs: Any, key: str) -> Any:
-    """A job's body, on a worker: what it writes goes to its job, live."""
+def _run_on_worker(fn: Callable[..., Any], args: Any, kwargs: Any, key: str, announce: bool) -> Any:
+    """A job's body, on a worker: what it writes goes to its job, live; with ``announce``,
+    a first message says which worker runs it."""
     from distributed import get_worker
 
     worker = get_worker()
     _install_capture()
     task = _Task(worker, key)
     token = _running.set(task)
-    worker.log_event(TOPIC, {"key": key, "worker": str(worker.address)})
+    if announce:
+        worker.log_event(TOPIC, {"key": key, "worker": str(worker.address)})
     try:
         return call_body(fn, args, kwargs)
     finally:

@@ -599,3 +599,16 @@ def test_a_large_local_result_is_scattered_not_sent_in_the_graph(ex: Any) -> Non
     remote = Job(len, local, executor=ex, label="remote len")
     assert Scheduler(local, remote).run(view=False)
     assert remote.result() == 12_000_000
+
+
+def test_show_workers_false_sends_no_message_for_a_silent_body(ex: Any) -> None:
+    from nbjobs.dask import DaskExecutor
+
+    quiet = DaskExecutor(client=ex.client, show_workers=False)
+    silent = Job(square, 3, executor=quiet)
+    talker = Job(chatty, 1, executor=quiet)
+    assert Scheduler(silent, talker).run(view=False)
+    assert silent.where is None
+    assert talker.where is not None and talker.where.startswith("dask worker tcp://")
+    assert talker.output.text("stdout") == "hello from the worker 1\n"
+    quiet.close()
