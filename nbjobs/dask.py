@@ -280,7 +280,7 @@ class DaskExecutor(RemoteExecutor):
                     _raise_unshippable(job, exc)
                 raise
             waiter: asyncio.Future[tuple[str, Any, Any]] = loop.create_future()
-            future.add_done_callback(functools.partial(_done, loop, waiter))
+            _when_done(client, future, functools.partial(_done, loop, waiter), self._io)
             try:
                 status, error, tb = await waiter
             except asyncio.CancelledError:
@@ -406,8 +406,32 @@ def _on_event(event: Any) -> None:
         route.loop.call_soon_threadsafe(route.deliver, msg)
 
 
+def _when_done(client: Any, future: Any, callback: Any, io: ThreadPoolExecutor) -> None:
+    """Call ``callback(future)`` once ``future`` has ended, in a thread that may wait on
+    Dask's loop (``io``) when it failed; right on Dask's loop when it succeeded.
+
+    ``Future.add_done_callback`` hands every callback to one thread of Dask's, one more
+    hop between threads per task (each hop waits for the GIL) than a task's end needs.
+    """
+    try:
+        from distributed.client import done_callback
+    except ImportError:  # another version of distributed: the public way
+        future.add_done_callback(callback)
+        return
+
+    def ended(fut: Any) -> None:
+        # on Dask's loop: nothing here may wait on it
+        if fut.status == "finished":
+            callback(fut)
+        else:
+            io.submit(callback, fut)
+
+    client.loop.add_callback(done_callback, future, ended)
+
+
 def _done(loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Any], future: Any) -> None:
-    # in Dask's callback thread: the outcome, read here (these calls wait on Dask's loop)
+    # the outcome, read here: when the task failed, these calls wait on Dask's loop (so this
+    # runs in a thread of its own then)
     status = future.status
     exc = tb = None
     if status == "error":
