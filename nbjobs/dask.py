@@ -20,9 +20,9 @@ its job with ``KilledWorker``, and the job's ``retries`` apply.
 The client is a synchronous ``distributed.Client``: it lives on Dask's own thread, so it
 survives the event loops that blocking ``run()`` calls make, and the kernel's loop never
 hosts the cluster. nbjobs learns that a Dask future ended on Dask's loop and hands it to
-its own with ``loop.call_soon_threadsafe``, never by blocking a thread per job. What a body prints or
-logs on a worker is sent back as Dask events routed by task key to the job that owns the
-task, as it is written.
+its own with ``loop.call_soon_threadsafe``, never by blocking a thread per job. What a
+body prints or logs on a worker is sent back as Dask events routed by task key to the job
+that owns the task, as it is written.
 
 Workers need nbjobs importable (the embedded cluster's workers share this interpreter).
 ``distributed`` is imported when the executor starts, not when nbjobs is.
