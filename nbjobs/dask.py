@@ -83,8 +83,12 @@ class DaskExecutor(RemoteExecutor):
     - ``DaskExecutor(client=c)``: an existing synchronous ``distributed.Client``, which
       stays the caller's (``close()`` leaves it open).
 
-    ``keep_results=True`` keeps every job's result on the workers until the job is reset
-    or forgotten; by default a result that every consumer used is released there.
+    A job's result stays on the workers while the job lives, so that ``job.result()``
+    fetches it when asked; it is released there when the job is freed (the user's names
+    for it and its scheduler are gone), reset or run again. ``keep_results=False``
+    releases a result as soon as every job that takes it as an argument succeeded (for
+    large intermediate results nobody asks for); ``result()`` then raises
+    ``ResultReleasedError``.
     ``show_workers=False`` spares the message per task that tells views which worker runs
     it (for many small tasks; a job that writes output still says where it ran).
     ``close()`` (or ``with``) closes the client and the cluster it started; so does the
@@ -98,7 +102,7 @@ class DaskExecutor(RemoteExecutor):
         address: str | None = None,
         *,
         client: Any = None,
-        keep_results: bool = False,
+        keep_results: bool = True,
         show_workers: bool = True,
         dashboard: bool | str = False,
         **cluster_options: Any,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import gc
 import os
 import signal
 import subprocess
@@ -146,42 +147,59 @@ def test_results_and_data_edges_stay_on_the_workers_until_asked(ex: Any) -> None
     d = Job(pid_and, c, executor=ex, label="d")
     s = Scheduler(a, b, c, d)
     assert s.run(view=False) is True
-    # a's result went to b on Dask and was released once b (its only consumer) succeeded
-    assert a._result.released
-    # b's was fetched for c, once
+    # a's result went to b on Dask without coming here; b's was fetched for c, once
+    assert not a._result._fetched and not a._result.released
     assert b._result._fetched
     assert b.result() == 10 and c.result() == 110
     pid, value = d.result()
     assert value == 110 and pid != os.getpid()
     assert d.where is not None and d.where.startswith("dask worker tcp://")
-    # a consumed result that was released says so
-    from nbjobs import ResultReleasedError
-
-    with pytest.raises(ResultReleasedError, match="keep_results=True"):
-        a.result()
+    # asked after the run, a's result is fetched then
+    assert a.result() == 9
 
 
-def test_released_futures_leave_the_cluster(ex: Any) -> None:
-    a = Job(square, 4, executor=ex, label="rel-a")
-    b = Job(square, a, executor=ex, label="rel-b")
+def test_the_issue_example_every_result_can_be_asked_after_the_run(ex: Any) -> None:
+    # a and b run on Dask, c too (the scheduler's executor is the default): every
+    # result stays on the workers until asked, and is fetched once
+    a = Job(square, 6, executor=ex)
+    b = Job(add, a, 1, executor=ex)
+    c = Job(add, b, 2)
+    s = Scheduler(a, b, c, executor=ex)
+    assert s.run(view=False)
+    assert b.result() == 37 and c.result() == 39 and a.result() == 36
+
+
+def test_results_leave_the_cluster_when_their_jobs_are_freed(ex: Any) -> None:
+    a = Job(square, 7, executor=ex, label="gone-a")
+    b = Job(square, a, executor=ex, label="gone-b")
     s = Scheduler(a, b)
     assert s.run(view=False)
+    assert any(k.startswith("gone-a") for k in scheduler_keys(ex))
+    assert any(k.startswith("gone-b") for k in scheduler_keys(ex))
+    del a, b, s
+    gc.collect()
+    assert wait_until(lambda: not any(k.startswith("gone-") for k in scheduler_keys(ex)))
+
+
+def test_keep_results_false_releases_what_every_consumer_used(ex: Any) -> None:
+    from nbjobs import ResultReleasedError
+    from nbjobs.dask import DaskExecutor
+
+    lean = DaskExecutor(client=ex.client, keep_results=False)
+    a = Job(square, 4, executor=lean, label="rel-a")
+    b = Job(square, a, executor=lean, label="rel-b")
+    s = Scheduler(a, b)
+    assert s.run(view=False)
+    assert a._result.released
     assert wait_until(lambda: not any(k.startswith("rel-a") for k in scheduler_keys(ex)))
     assert any(k.startswith("rel-b") for k in scheduler_keys(ex))  # b's is still held
     assert b.result() == 256
     # fetched once: the workers need not hold it any more
     assert wait_until(lambda: not any(k.startswith("rel-") for k in scheduler_keys(ex)))
-
-
-def test_keep_results_keeps_consumed_results(ex: Any) -> None:
-    from nbjobs.dask import DaskExecutor
-
-    keeper = DaskExecutor(client=ex.client, keep_results=True)
-    a = Job(square, 5, executor=keeper)
-    b = Job(square, a, executor=keeper)
-    assert Scheduler(a, b).run(view=False)
-    assert a.result() == 25 and b.result() == 625
-    keeper.close()
+    # a consumed result that was released says so
+    with pytest.raises(ResultReleasedError, match="keep_results"):
+        a.result()
+    lean.close()
     assert ex.client.status != "closed"  # a client given to it stays the caller's
 
 

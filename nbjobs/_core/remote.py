@@ -109,8 +109,9 @@ class RemoteResult(abc.ABC):
         if self._released and not self._fetched:
             raise ResultReleasedError(
                 f"{self!r} was released from where it was made once every job that takes "
-                "it as an argument had succeeded; to keep it, pass keep_results=True to "
-                "the executor, or fetch it before (job.result())"
+                "it as an argument had succeeded (its executor was made with "
+                "keep_results=False); to keep results until they are asked for, leave "
+                "keep_results at its default (True)"
             )
 
     def fetch(self) -> Any:
