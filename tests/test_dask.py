@@ -9,8 +9,8 @@ installs the ``dask`` extra)."""
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import gc
+import multiprocessing
 import os
 import signal
 import subprocess
