@@ -43,8 +43,9 @@ import uuid
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
+from ._core.capture import StreamTee
 from ._core.remote import RemoteExecutor, RemoteResult, data_consumers
 from ._engine.executors import call_body
 
@@ -531,13 +532,9 @@ def _send(stream: str, text: str) -> None:
         task.worker.log_event(TOPIC, {"key": task.key, "stream": stream, "text": text})
 
 
-class _WorkerTee:
+class _WorkerTee(StreamTee):
     """Stands for stdout/stderr in a worker process: what a job's body writes goes to its
     job (by task key), the rest where it went before."""
-
-    def __init__(self, wrapped: IO[str], name: str) -> None:
-        self._nbjobs_wrapped = wrapped
-        self._nbjobs_name = name
 
     def write(self, text: str) -> int:
         if _running.get() is not None:
@@ -546,13 +543,6 @@ class _WorkerTee:
             _send(self._nbjobs_name, text)
             return len(text)
         return self._nbjobs_wrapped.write(text)
-
-    def writelines(self, lines: Any) -> None:
-        for line in lines:
-            self.write(line)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._nbjobs_wrapped, name)
 
 
 class _WorkerLogHandler(logging.Handler):

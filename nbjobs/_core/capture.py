@@ -85,17 +85,15 @@ class JobOutput:
         return f"<JobOutput {len(self.chunks)} chunk(s), {self._size} char(s)>"
 
 
-class _Tee:
-    """Stands for a text stream: records the current job's writes, then passes them on."""
+class StreamTee:
+    """Stands for a text stream: subclasses say where ``write()`` sends a job's text;
+    everything else (flush, encoding, isatty, fileno, ...) is the wrapped stream's."""
 
     def __init__(self, wrapped: IO[str], name: str) -> None:
         self._nbjobs_wrapped = wrapped
         self._nbjobs_name = name
 
     def write(self, text: str) -> int:
-        job = current_job.get()
-        if job is not None and job._status.value == _RUNNING:
-            job._record_output(self._nbjobs_name, text)
         return self._nbjobs_wrapped.write(text)
 
     def writelines(self, lines: Any) -> None:
@@ -103,8 +101,17 @@ class _Tee:
             self.write(line)
 
     def __getattr__(self, name: str) -> Any:
-        # everything else (flush, encoding, isatty, fileno, ...) is the wrapped stream's
         return getattr(self._nbjobs_wrapped, name)
+
+
+class _Tee(StreamTee):
+    """Records the current job's writes, then passes them on."""
+
+    def write(self, text: str) -> int:
+        job = current_job.get()
+        if job is not None and job._status.value == _RUNNING:
+            job._record_output(self._nbjobs_name, text)
+        return self._nbjobs_wrapped.write(text)
 
 
 class _JobLogHandler(logging.Handler):
