@@ -218,3 +218,32 @@ def test_views_show_where_a_job_ran_and_link_a_dashboard(pool: ProcessPoolExecut
     assert "on demo worker 7" in text
     html = table_html(s)
     assert '<a href="http://127.0.0.1:8787/status?a=1&amp;b=2"' in html
+
+
+class _PoolWithPage(ThreadPoolExecutor):
+    """A thread pool that says it has a web page, as a Dask cluster with its dashboard."""
+
+    def __init__(self, link: str) -> None:
+        super().__init__(1)
+        self.dashboard_link = link
+
+
+def test_widget_detail_says_where_a_body_ran_and_links_its_engine(pool: Any) -> None:
+    from nbjobs._widget.widget import job_detail
+
+    there = Job(pid_and, 1, executor=pool, label="there")
+    with (
+        _PoolWithPage("http://127.0.0.1:8787/status") as paged,
+        _PoolWithPage("javascript:alert(1)") as bad,
+    ):
+        inner = Scheduler(Job(add, 1, 2, label="inner"), executor=paged, label="nested")
+        shady = Job(add, 3, executor=bad, label="shady")
+        here = Job(add, 4, label="here")
+        s = Scheduler(there, inner, shady, here)
+        assert s.run(view=False) is True
+    details = {job.label: job_detail(job, 0.0) for job in (there, shady, here, *inner.jobs)}
+    assert details["there"]["where"].startswith("process pool")
+    assert details["there"]["dashboard"] is None  # a process pool has no page
+    assert details["inner"]["dashboard"] == "http://127.0.0.1:8787/status"  # its scheduler's
+    assert details["shady"]["dashboard"] is None  # only http(s) addresses become links
+    assert details["here"]["where"] is None and details["here"]["dashboard"] is None

@@ -100,9 +100,19 @@ export class Panel {
       .join(", ");
     if (flags !== "") rows.push(["kind", flags]);
     if (d.attempts !== null && d.attempts > 1) rows.push(["attempts", String(d.attempts)]);
+    if (d.where) rows.push(["ran on", d.where]);
     replaceChildren(this.fields, ...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 
     const extra: Node[] = [];
+    if (d.dashboard && /^https?:\/\//.test(d.dashboard)) {
+      extra.push(
+        h(
+          "div",
+          { class: "nbjobs-dashboard" },
+          h("a", { href: d.dashboard, target: "_blank", rel: "noopener noreferrer" }, "dashboard"),
+        ),
+      );
+    }
     if (d.requires.length > 0) {
       const links = d.requires.map(([id, label]) => {
         const a = h("button", { type: "button", class: "nbjobs-link" }, label);

@@ -179,6 +179,10 @@ export interface JobDetail {
   /** seconds */
   duration: number | null;
   attempts: number | null;
+  /** where the body ran (an executor's worker), null on the kernel's loop */
+  where: string | null;
+  /** the web page of the engine it ran on (an http(s) address), if any */
+  dashboard: string | null;
   requires: [number, string][];
   result: string | null;
   exception: string | null;

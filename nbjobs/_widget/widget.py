@@ -243,6 +243,9 @@ def job_detail(job: AbstractJob, origin: float) -> dict[str, Any]:
         "end": micros(job.end_time, origin),
         "duration": job.duration,
         "attempts": getattr(job, "attempts", None),
+        # where the body ran (an executor's worker), and that engine's web page if it has one
+        "where": getattr(job, "where", None),
+        "dashboard": dashboard_of(job),
         "requires": [[req.id, req.label_text()] for req in job.required],
         "result": result,
         "exception": None if exc is None else f"{type(exc).__qualname__}: {exc}",
@@ -252,6 +255,21 @@ def job_detail(job: AbstractJob, origin: float) -> dict[str, Any]:
         "output": chunks,
         "output_truncated": dropped,
     }
+
+
+def dashboard_of(job: AbstractJob) -> str | None:
+    """The web page (a dashboard) of the executor ``job``'s body runs on: its own, else its
+    nearest scheduler's; None without one, or for an address that is not http(s)."""
+    owner: Any = job
+    while owner is not None:
+        executor = getattr(owner, "executor", None)
+        if executor is not None:
+            link = getattr(executor, "dashboard_link", None)
+            if isinstance(link, str) and link.startswith(("http://", "https://")):
+                return link
+            return None
+        owner = owner.scheduler if isinstance(owner, AbstractJob) else None
+    return None
 
 
 class _OutputBuffer:
