@@ -501,3 +501,73 @@ def test_host_keys_are_checked_by_default(
     exc = job.raised_exception()
     assert isinstance(exc, ssh().HostKeyError)
     assert "its host key is not in OpenSSH's known_hosts (~/.ssh/known_hosts)" in str(exc)
+
+
+TEST_USER = "nbjobs-ssh-test"
+
+
+def _plain_user() -> str | None:
+    """A user that is not root, made for this test where the tests run as root (OpenSSH
+    delivers the hang-up of a cancelled command to other users' commands only)."""
+    import pwd
+    import shutil
+    import subprocess
+
+    try:
+        pwd.getpwnam(TEST_USER)
+        return TEST_USER
+    except KeyError:
+        pass
+    if os.geteuid() != 0 or shutil.which("useradd") is None:
+        return None
+    subprocess.run(
+        ["useradd", "--system", "--no-create-home", "--shell", "/bin/sh", TEST_USER],
+        check=True,
+        capture_output=True,
+    )
+    # no password, but not locked: sshd refuses a locked account even with a key
+    subprocess.run(["usermod", "-p", "*", TEST_USER], check=True, capture_output=True)
+    return TEST_USER
+
+
+def test_cancel_hangs_up_a_plain_users_remote_command(servers: Servers) -> None:
+    import tempfile
+
+    from tests.browser.support import need
+    from tests.sshd import require_ssh, start_sshd
+
+    user = _plain_user()
+    need(user is not None, "a user other than root (the tests create one when run as root)")
+    assert user is not None
+    # sshd reads a user's authorized_keys as that user: a place they can read
+    shared = Path(tempfile.mkdtemp(prefix="nbjobs-ssh-"))
+    try:
+        shared.chmod(0o755)
+        server = start_sshd(
+            require_ssh(), shared / "server", servers.client_key.with_suffix(".pub")
+        )
+        try:
+            (shared / "server").chmod(0o755)
+            (shared / "server" / "authorized_keys").chmod(0o644)
+            drop = shared / "drop"
+            drop.mkdir(mode=0o777)
+            drop.chmod(0o777)
+            known = shared / "known_hosts"
+            known.write_text(server.known_hosts_line())
+            host = servers.host(0, port=server.port, user=user, known_hosts=known)
+            pidfile = drop / "pid"
+            job = Job(host.run, WAITING.format(pidfile=pidfile), timeout=1.0, critical=False)
+            assert Scheduler(job).run() is True
+            assert isinstance(job.raised_exception(), TimeoutError)
+            pid = remote_pid(pidfile)
+            import pwd
+
+            assert pidfile.stat().st_uid == pwd.getpwnam(user).pw_uid  # ran as that user
+            # the session was closed with a hang-up: the command, which only sleeps, ends
+            assert wait_until(lambda: gone(pid)), f"remote command {pid} still runs"
+        finally:
+            server.stop()
+    finally:
+        import shutil
+
+        shutil.rmtree(shared, ignore_errors=True)
