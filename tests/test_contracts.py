@@ -26,7 +26,7 @@ ROOT = PACKAGE.parent
 UPPER = ("_views", "_widget", "_jupyter", "_cli")
 
 #: the job fields (and the job set's) that views read directly: keep CONTRIBUTING in step
-VIEW_FIELDS = {"_status", "_exception", "_output", "_owner", "_sched_id", "_items"}
+VIEW_FIELDS = {"_status", "_exception", "_output", "_owner", "_sched_id"}
 
 
 def _private(name: str) -> bool:
