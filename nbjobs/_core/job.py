@@ -878,12 +878,7 @@ class Job(AbstractJob):
                 self.data_required = tuple(data)
                 self.requires(data)
             else:
-                # what _body() would do, the engine does inline (and checks the awaitable)
-                if not self._own_co_run and executor is None:
-                    if self._mode == _ASYNC_FN and not kwargs:
-                        self._direct = DIRECT_CALL
-                    elif type(corun) is CoroutineType:
-                        self._direct = DIRECT_AWAIT
+                self._direct = self._direct_way()
             if self._mode == _ONE_SHOT or coshutdown is not None:
                 _hold_coroutines(corun, coshutdown)
             if scheduler is not None:
@@ -892,6 +887,18 @@ class Job(AbstractJob):
             # a rejected coroutine object would warn "never awaited": close it
             self._close_coroutines()
             raise
+
+    def _direct_way(self) -> int:
+        """How the engine may start the body itself, doing inline what ``_body()`` would
+        (see ``_Runner._run_job``): never for a body that runs elsewhere, takes other
+        jobs' results or is a subclass' own ``co_run()``."""
+        if self._own_co_run or self._run_on is not None or self.data_required:
+            return 0
+        if self._mode == _ASYNC_FN and not self._kwargs:
+            return DIRECT_CALL
+        if type(self.corun) is CoroutineType:
+            return DIRECT_AWAIT
+        return 0
 
     def _set_executor(self, corun: Any, executor: Any) -> None:
         if self._mode == _ONE_SHOT:

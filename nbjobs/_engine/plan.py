@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._core import graph as _graph
 from .._core.errors import AlreadyRunningError, NotRerunnableError, RequirementError
-from .._core.job import _ASYNC_FN, _ONE_SHOT, DIRECT_CALL, AbstractJob, Job, Status, check_timeout
+from .._core.job import _ONE_SHOT, AbstractJob, Job, Status, check_timeout
 
 if TYPE_CHECKING:
     from .scheduler import PureScheduler
@@ -96,14 +96,8 @@ def place_jobs(sched: PureScheduler) -> None:
         if isinstance(job, Job) and job._mode != _ONE_SHOT and not job._own_co_run:
             own = job._executor
             job._run_on = own if own is not None else remote
-            # the engine's direct call of an async function runs it here: not for this job
-            direct = (
-                job._run_on is None
-                and job._mode == _ASYNC_FN
-                and not job._kwargs
-                and not job.data_required
-            )
-            job._direct = DIRECT_CALL if direct else 0
+            # the engine's direct call runs a body here: not for a job placed elsewhere
+            job._direct = job._direct_way()
         if job._run_on is not None:
             job._run_on.check_open(job)
 
