@@ -497,9 +497,7 @@ class AbstractJob:
         found: list[AbstractJob] = []
         _flatten_jobs(requirements, found)
         if self in found:
-            raise RequirementError(
-                f"{self!r} cannot require itself; a job's requirements must be other jobs"
-            )
+            self._refuse_itself()
         if remove:
             for job in found:
                 if job in self.data_required:
@@ -544,11 +542,14 @@ class AbstractJob:
         else:
             _flatten_jobs((required,), found)
         if self in found:
-            raise RequirementError(
-                f"{self!r} cannot require itself; a job's requirements must be other jobs"
-            )
+            self._refuse_itself()
         if found:
             self._add_required(found)
+
+    def _refuse_itself(self) -> None:
+        raise RequirementError(
+            f"{self!r} cannot require itself; a job's requirements must be other jobs"
+        )
 
     def _add_required(self, found: list[AbstractJob]) -> None:
         req = self._req
