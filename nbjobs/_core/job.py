@@ -768,15 +768,17 @@ def _find_job_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Abstra
     return list(found)
 
 
-def _substitute(value: Any, depth: int = 0) -> Any:
+def _substitute(value: Any, values: dict[AbstractJob, Any] | None = None, depth: int = 0) -> Any:
+    """``value`` with the jobs in it (one level deep in a list, tuple or dict) replaced by
+    their results, or by what ``values`` gives for them."""
     if isinstance(value, AbstractJob):
-        return value.result()
+        return value.result() if values is None else values[value]
     if depth == 0 and isinstance(value, list):
-        return [_substitute(item, 1) for item in value]
+        return [_substitute(item, values, 1) for item in value]
     if depth == 0 and isinstance(value, tuple):
-        return tuple(_substitute(item, 1) for item in value)
+        return tuple(_substitute(item, values, 1) for item in value)
     if depth == 0 and isinstance(value, dict):
-        return {key: _substitute(item, 1) for key, item in value.items()}
+        return {key: _substitute(item, values, 1) for key, item in value.items()}
     return value
 
 
@@ -1141,21 +1143,9 @@ async def _inputs(
                 values[producer] = await result.fetch_async()
         else:
             values[producer] = producer.result()
-    args = tuple(_replace(a, values) for a in job._args)
-    kwargs = {k: _replace(v, values) for k, v in job._kwargs.items()}
+    args = tuple(_substitute(a, values) for a in job._args)
+    kwargs = {k: _substitute(v, values) for k, v in job._kwargs.items()}
     return args, kwargs
-
-
-def _replace(value: Any, values: dict[AbstractJob, Any], depth: int = 0) -> Any:
-    if isinstance(value, AbstractJob):
-        return values[value]
-    if depth == 0 and isinstance(value, list):
-        return [_replace(item, values, 1) for item in value]
-    if depth == 0 and isinstance(value, tuple):
-        return tuple(_replace(item, values, 1) for item in value)
-    if depth == 0 and isinstance(value, dict):
-        return {key: _replace(item, values, 1) for key, item in value.items()}
-    return value
 
 
 def _inputs_used(job: Job) -> None:
