@@ -90,19 +90,43 @@ def test_a_run_leaves_no_object_per_job(insertion: str) -> None:
     assert started == [job.result() for job in expected]
 
 
-def test_a_graph_holds_two_containers_per_job() -> None:
-    # the job and the tuple of its requirements: no per-job set, dict or finalizer
-    first = Job(body, 0)
+@pytest.mark.parametrize("form", ["fn", "coro"])
+def test_a_chain_holds_one_container_per_job(form: str) -> None:
+    # the job alone: its one requirement is held without a tuple, and no per-job set,
+    # dict or finalizer (the coroutine objects are the caller's, made before the count)
+    coros = [body(i) for i in range(1001)] if form == "coro" else []
+    first = Job(coros[0]) if coros else Job(body, 0)
     gc.collect()
     before = len(gc.get_objects())
     jobs = [first]
     for i in range(1, 1001):
-        jobs.append(Job(body, i, required=jobs[-1]))
+        jobs.append(Job(coros[i], required=jobs[-1]) if coros else Job(body, i, required=jobs[-1]))
     sched = Scheduler(*jobs, view=False)
     gc.collect()
-    assert (len(gc.get_objects()) - before) / 1000 < 2.05
+    assert (len(gc.get_objects()) - before) / 1000 < 1.05
+    assert list(jobs[-1].required) == [jobs[-2]]
     assert sched.run() is True
     assert jobs[-1].result() == 1000
+
+
+def test_requirements_keep_their_order_through_every_form() -> None:
+    a, b, c = Job(body, 0), Job(body, 1), Job(body, 2)
+    job = Job(body, 3, required=a)
+    assert list(job.required) == [a] and a in job.required and b not in job.required
+    job.requires(b, c)
+    assert list(job.required) == [a, b, c]
+    job.requires(a, remove=True)
+    assert list(job.required) == [b, c]
+    job.requires(c, remove=True)
+    assert list(job.required) == [b] and len(job.required) == 1
+    job.requires(b, remove=True)
+    assert list(job.required) == [] and not job.required
+    with pytest.raises(KeyError):
+        job.requires(b, remove=True)
+    many = [Job(body, i) for i in range(12)]
+    job.requires(many)
+    assert list(job.required) == many
+    assert Scheduler(a, b, c, *many, job, view=False).run() is True
 
 
 def test_an_unstarted_coroutine_in_a_garbage_cycle_is_closed_without_a_warning() -> None:
@@ -119,14 +143,95 @@ def test_an_unstarted_coroutine_in_a_garbage_cycle_is_closed_without_a_warning()
     assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED
 
 
+async def _fails(sched: Scheduler) -> None:
+    raise ValueError("no")
+
+
+def _failing_graph(skipped: int) -> Scheduler:
+    # the body's frame holds the scheduler, and the failure's traceback holds that frame:
+    # after the run, only the garbage collector frees the scheduler and its jobs
+    sched = Scheduler(critical=False, view=False)
+    # coroutines older than their jobs: the collector would finalize them first
+    coros = [body(i) for i in range(skipped)]
+    gc.collect()
+    first = Job(_fails(sched), scheduler=sched)
+    for coro in coros:
+        Job(coro, required=first, scheduler=sched)
+    return sched
+
+
+def test_the_coroutines_a_failed_run_skipped_are_closed_when_its_cycle_is_freed() -> None:
+    import warnings
+    import weakref
+
+    from nbjobs._core import job as job_module
+
+    gc.collect()
+    sched = _failing_graph(20)
+    assert sched.run() is False
+    assert [job.status.value for job in sched.jobs][1:] == ["skipped"] * 20
+    # held from the run's end (nothing is held before a run)
+    assert len(job_module._unstarted) == 20
+    alive = weakref.ref(sched)
+    del sched
+    assert alive() is not None  # a cycle
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    assert alive() is None
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
+    assert len(job_module._unstarted) == 0
+
+
 def test_a_coroutine_job_that_ran_leaves_nothing_held() -> None:
     from nbjobs._core import job as job_module
 
     before = len(job_module._unstarted)
     jobs = [Job(body(i)) for i in range(50)]
-    assert len(job_module._unstarted) == before + 50
+    # nothing is held before a run: a job freed before it closes its coroutine itself
+    assert len(job_module._unstarted) == before
     assert Scheduler(*jobs, view=False).run() is True
     assert len(job_module._unstarted) == before
     skipped = Job(body(1))
     del skipped
     assert len(job_module._unstarted) == before
+
+
+def test_a_scheduler_lists_its_jobs_without_a_table_and_keeps_membership_exact() -> None:
+    a, b, c, d = (Job(body, i, label=f"j{i}") for i in range(4))
+    sched = Scheduler(a, b, a, c, view=False)  # a job given twice is added once
+    assert list(sched.jobs) == [a, b, c] and len(sched) == 3
+    assert sched._counts[a.status] == 3
+    assert type(sched._jobs._list) is list  # no dict next to the list
+    assert a in sched and d not in sched and "a string" not in sched
+    sched.remove(b)
+    assert b not in sched and list(sched.jobs) == [a, c] and len(sched) == 2
+    assert b.scheduler is None
+    sched.add(b)  # back, at the end, listed once
+    assert list(sched.jobs) == [a, c, b] and len(sched) == 3
+    other = Scheduler(view=False)
+    other.add(c)  # moves: the first scheduler never ran
+    assert c not in sched and c in other and list(sched.jobs) == [a, b]
+    sched.update([c, d])
+    assert list(sched.jobs) == [a, b, c, d] and list(other.jobs) == []
+    assert sched.run() is True
+    assert [job.result() for job in sched.jobs] == [0, 1, 2, 3]
+
+
+def test_removing_many_jobs_keeps_order_and_counts() -> None:
+    jobs = [Job(body, i) for i in range(1000)]
+    sched = Scheduler(*jobs, view=False)
+    for job in jobs[::3]:
+        sched.remove(job)
+    kept = [job for k, job in enumerate(jobs) if k % 3]
+    assert list(sched.jobs) == kept and len(sched) == len(kept)
+    assert len(sched._jobs._list) < 1000  # compacted on the way
+    assert sum(sched._counts.values()) == len(kept)
+    assert sched.run() is True
+    assert all(job.result() == k for k, job in enumerate(jobs) if k % 3)
+
+
+def test_job_ids_are_given_when_first_asked_for() -> None:
+    a, b = Job(body, 0), Job(body, 1)
+    assert b.id < a.id  # asked for first
+    assert a.id == a.id and f"#{a.id}" in repr(a)

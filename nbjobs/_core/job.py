@@ -90,6 +90,14 @@ class JobChain:
 _FEW = 8
 
 
+def requirements_of(job: AbstractJob) -> tuple[AbstractJob, ...] | dict[AbstractJob, None]:
+    """``job``'s requirements as a collection, whichever form ``_req`` holds them in."""
+    req = job._req
+    if type(req) is tuple or type(req) is dict:
+        return req
+    return (req,)
+
+
 class Requirements(MutableSet["AbstractJob"]):
     """A job's requirements, in the order they were added: a live view (``job.required``)."""
 
@@ -99,13 +107,13 @@ class Requirements(MutableSet["AbstractJob"]):
         self._job = job
 
     def __contains__(self, item: object) -> bool:
-        return item in self._job._req
+        return item in requirements_of(self._job)
 
     def __iter__(self) -> Iterator[AbstractJob]:
-        return iter(self._job._req)
+        return iter(requirements_of(self._job))
 
     def __len__(self) -> int:
-        return len(self._job._req)
+        return len(requirements_of(self._job))
 
     def add(self, value: AbstractJob) -> None:
         self._job._add_required([value])
@@ -118,14 +126,14 @@ class Requirements(MutableSet["AbstractJob"]):
             self._job._add_required(list(other))
 
     def copy(self) -> OrderedSet[AbstractJob]:
-        return OrderedSet(self._job._req)
+        return OrderedSet(requirements_of(self._job))
 
     @classmethod
     def _from_iterable(cls, it: Iterable[Any]) -> OrderedSet[AbstractJob]:  # type: ignore[override]
         return OrderedSet(it)
 
     def __repr__(self) -> str:
-        return f"{{{', '.join(repr(job) for job in self._job._req)}}}"
+        return f"{{{', '.join(repr(job) for job in requirements_of(self._job))}}}"
 
 
 _COLLECTIONS = (list, tuple, set, frozenset, OrderedSet, Requirements)
@@ -173,6 +181,7 @@ class AbstractJob:
         "__weakref__",
         "_consumed",
         "_direct",
+        "_id",
         "_nsucc",
         "_owner_ref",
         "_pending",
@@ -185,7 +194,6 @@ class AbstractJob:
         "critical",
         "end_time",
         "forever",
-        "id",
         "label",
         "ready_time",
         "start_time",
@@ -199,10 +207,19 @@ class AbstractJob:
     # how the engine may start the body itself, without Job._body() (see _Runner._run_job)
     _direct: int
     _plan_token: object
-    # the requirements: a tuple while they are few (far smaller than the smallest dict),
-    # a dict once a job has many (membership in constant time)
-    _req: tuple[AbstractJob, ...] | dict[AbstractJob, None]
-    id: int
+    # where the job's successors end in its run's list of them, or its lone successor
+    # itself (see _engine/plan.link)
+    _succ_end: Any
+    _nsucc: int
+    _pending: int
+    # the requirements: the job itself when there is one (no container: one object less
+    # per job for the garbage collector's passes, in chains and fan-outs), a tuple while
+    # they are few (far smaller than the smallest dict), a dict once a job has many
+    # (membership in constant time); requirements_of() reads any of them
+    # (typed Any: the engine's loops tell the forms apart by type(), which mypy does not follow)
+    _req: Any
+    # given when first asked for (see ``id``): an int object per job otherwise
+    _id: int
     forever: bool
     critical: bool
     label: Any
@@ -273,7 +290,6 @@ class AbstractJob:
         self._consumed = False
         self._owner_ref = None
         self._req = ()
-        self.id = next(_ids)
         self.forever = bool(forever)
         self.critical = bool(critical)
         self.label = label
@@ -303,6 +319,20 @@ class AbstractJob:
             ):
                 raise ValueError(f"backoff must be a number >= 1, got {backoff!r}")
             self.backoff = float(backoff)
+
+    @property
+    def id(self) -> int:
+        """A number that names the job in views, given the first time something asks:
+        views number jobs in the order they walk their schedulers."""
+        try:
+            return self._id
+        except AttributeError:
+            given = self._id = next(_ids)
+            return given
+
+    @id.setter
+    def id(self, value: int) -> None:
+        self._id = value
 
     # ---- ownership ---------------------------------------------------------------------
     def _owner(self) -> PureScheduler | None:
@@ -505,7 +535,7 @@ class AbstractJob:
                         f"{self!r} takes the result of {job!r} as an argument: that "
                         "requirement cannot be removed"
                     )
-                if job not in self._req:
+                if job not in requirements_of(self):
                     raise KeyError(job)
                 self._discard_required(job)
         elif found:
@@ -557,6 +587,11 @@ class AbstractJob:
             for job in found:
                 req[job] = None
             return
+        if type(req) is not tuple:
+            req = (req,)
+        elif not req and len(found) == 1:
+            self._req = found[0]  # the usual case: one requirement, held alone
+            return
         if len(found) > _FEW:
             merged = tuple(dict.fromkeys((*req, *found)))
         else:
@@ -568,14 +603,21 @@ class AbstractJob:
             if not new:
                 return
             merged = (*req, *new)
-        self._req = merged if len(merged) <= _FEW else dict.fromkeys(merged)
+        if len(merged) == 1:
+            self._req = merged[0]
+        else:
+            self._req = merged if len(merged) <= _FEW else dict.fromkeys(merged)
 
     def _discard_required(self, job: AbstractJob) -> None:
         req = self._req
         if type(req) is dict:
             req.pop(job, None)
+        elif type(req) is not tuple:
+            if req is job:
+                self._req = ()
         elif job in req:
-            self._req = tuple(other for other in req if other is not job)
+            left = tuple(other for other in req if other is not job)
+            self._req = left[0] if len(left) == 1 else left
 
     # ---- what subclasses define ---------------------------------------------------------
     async def co_run(self) -> Any:
@@ -882,8 +924,6 @@ class Job(AbstractJob):
                 self.requires(data)
             else:
                 self._direct = self._direct_way()
-            if self._mode == _ONE_SHOT or coshutdown is not None:
-                _hold_coroutines(corun, coshutdown)
             if scheduler is not None:
                 scheduler.add(self)
         except BaseException:
@@ -1045,14 +1085,23 @@ class Job(AbstractJob):
         self._close_coroutines()
         _release_coroutines(self.corun, self.coshutdown)
 
+    def _hold_unstarted(self) -> None:
+        """A run ended: keep the coroutine objects it did not start (see _unstarted)."""
+        if self._mode == _ONE_SHOT and not self._consumed:
+            _unstarted.add(self.corun)
+        if type(self.coshutdown) is CoroutineType:
+            _unstarted.add(self.coshutdown)
+
     def __del__(self) -> None:
-        # only jobs made of coroutine objects hold any (see _unstarted)
+        # a coroutine object handed to a job that never started it: close it, so that
+        # Python does not warn that it was never awaited (its state is on the job)
         try:
-            held = self._mode == _ONE_SHOT or self.coshutdown is not None
+            one_shot = self._mode == _ONE_SHOT and not self._consumed
         except AttributeError:  # Job() raised before it was made
             return
-        if held and _unstarted:
-            _release_coroutines(self.corun, self.coshutdown)
+        shutdown = self.coshutdown
+        if one_shot or shutdown is not None:
+            _release_coroutines(self.corun if one_shot else None, shutdown)
 
 
 def _reject_coroutine_arguments(corun: Any, args: tuple[Any, ...], kwargs: Any) -> None:
@@ -1094,28 +1143,37 @@ def _is_closed(coro: Any) -> bool:
     return coro.cr_frame is None
 
 
-#: The coroutine objects of jobs that have not started them, held here until the job starts
-#: them or goes away (``Job.__del__`` then closes them). A one-shot job that never ran
-#: (skipped, or its scheduler never run) would make Python warn "coroutine ... was never
-#: awaited" about a coroutine the user handed over to us; its state is visible on the job.
-#: Held here, such a coroutine is never garbage while its job is, even when the garbage
-#: collector frees a cycle holding the job (a stored exception's frames hold the caller's
-#: frames, and so the scheduler): its own finalizer cannot run before the job's.
+#: The coroutine objects that a run's jobs did not start (skipped, or the run ended
+#: first), held from the run's end until the job starts them or goes away. A one-shot job
+#: that never ran would make Python warn "coroutine ... was never awaited" about a
+#: coroutine the user handed over to us, whose state is visible on the job:
+#: ``Job.__del__`` closes it. A run that failed leaves cycles behind (a stored exception's
+#: frames hold the caller's frames, and so the scheduler), which only the garbage collector
+#: frees, calling the finalizers of what it frees in no set order. Held here, such a
+#: coroutine is never garbage while its job is, and its job's finalizer closes it first.
+#: Before a run no such cycle comes from nbjobs, so jobs are not held then: a set entry
+#: per job of every graph would cost as much memory as a third of the job itself.
 _unstarted: set[Any] = set()
-#: what the engine calls when it takes a job's coroutine to run it
-release_coroutine = _unstarted.discard
 
 
-def _hold_coroutines(corun: Any, coshutdown: Any) -> None:
-    for obj in (corun, coshutdown):
-        if inspect.iscoroutine(obj):
-            _unstarted.add(obj)
+def release_coroutine(coro: Any) -> None:
+    """The engine takes a job's coroutine to run it."""
+    if _unstarted:
+        _unstarted.discard(coro)
+
+
+def hold_unstarted(jobs: Iterable[AbstractJob]) -> None:
+    """A run of these jobs ended: hold the coroutine objects it did not start."""
+    for job in jobs:
+        if isinstance(job, Job):
+            job._hold_unstarted()
 
 
 def _release_coroutines(corun: Any, coshutdown: Any) -> None:
     for obj in (corun, coshutdown):
-        if obj is not None and obj in _unstarted:
-            _unstarted.discard(obj)
+        if type(obj) is CoroutineType:
+            if _unstarted:
+                _unstarted.discard(obj)
             if inspect.getcoroutinestate(obj) == inspect.CORO_CREATED:
                 obj.close()
 

@@ -174,5 +174,9 @@ def data_consumers(job: AbstractJob) -> int:
     n = job._nsucc
     if runner is None or not n:
         return 0
-    end = job._succ_end
-    return sum(1 for nxt in runner.successors[end - n : end] if job in nxt.data_required)
+    if n == 1:  # a lone successor, held by the job (see plan.link)
+        following = [job._succ_end]
+    else:
+        end = job._succ_end
+        following = runner.successors[end - n : end]
+    return sum(1 for nxt in following if job in nxt.data_required)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 from .._core import graph as _graph
 from .._core.errors import RequirementError
 from .._core.job import AbstractJob
-from .._core.jobset import OrderedSet
+from .._core.jobset import OrderedSet, SchedulerJobs
 from .._core.protocol import is_scheduler
 from .._core.sequence import flatten
 
@@ -23,7 +23,7 @@ logger = logging.getLogger("nbjobs")
 class GraphMethods:
     """What a scheduler answers about its graph, and how it edits it."""
 
-    _jobs: OrderedSet[AbstractJob]
+    _jobs: SchedulerJobs[AbstractJob]
     _nested: list[Scheduler]
     verbose: bool
 

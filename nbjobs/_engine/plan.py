@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._core import graph as _graph
 from .._core.errors import AlreadyRunningError, NotRerunnableError, RequirementError
-from .._core.job import _ONE_SHOT, AbstractJob, Job, Status, check_timeout
+from .._core.job import _ONE_SHOT, AbstractJob, Job, Status, check_timeout, requirements_of
 
 if TYPE_CHECKING:
     from .scheduler import PureScheduler
@@ -86,7 +86,7 @@ def place_jobs(sched: PureScheduler) -> None:
             remote = owner._remote_executor()
             break
     if remote is None and not sched._placed:
-        if any(map(_run_on, sched._jobs._items)):
+        if any(map(_run_on, sched._jobs.items())):
             for job in sched._jobs:
                 if job._run_on is not None:
                     job._run_on.check_open(job)
@@ -111,7 +111,7 @@ _is_consumed = operator.attrgetter("_consumed")
 def spent_jobs(sched: PureScheduler) -> Iterator[AbstractJob]:
     """Jobs that must run again but cannot: one-shot jobs whose coroutine was used."""
     # this runs before every run: the usual answer (none) comes from a scan in C
-    if any(map(_is_consumed, sched._jobs._items)):
+    if any(map(_is_consumed, sched._jobs.items())):
         for job in sched._jobs:
             if job._consumed and job._status is not _SUCCEEDED:
                 yield job
@@ -133,7 +133,9 @@ def make_plan(sched: PureScheduler) -> Plan:
     order (the usual way to build a graph) this pass proves the graph acyclic too;
     otherwise :func:`_plan_any_order` runs Kahn's algorithm.
     """
-    jobs = sched._jobs._items
+    jobs = sched._jobs.items()
+    # a job is in the scheduler when its _owner_ref is the scheduler's (see SchedulerJobs)
+    here = sched._jobs.ref
     token = object()  # marks the jobs of this plan
     todo: list[AbstractJob] = []
     roots: list[AbstractJob] = []
@@ -142,22 +144,39 @@ def make_plan(sched: PureScheduler) -> Plan:
     in_order = True
     for job in jobs:
         required = job._req
-        if job._status is _SUCCEEDED:
+        if type(required) is not tuple and type(required) is not dict:
+            # one requirement, held alone (see AbstractJob._req): the usual case, inline
+            if job._status is _SUCCEEDED:
+                if required._owner_ref is not here:
+                    _missing_requirement(sched, job, required)
+                continue
+            todo.append(job)
+            job._nsucc = 0
+            count = 0
+            if required._plan_token is token:
+                required._nsucc += 1
+                count = 1
+            elif required._owner_ref is not here:
+                _missing_requirement(sched, job, required)
+            elif required._status is not _SUCCEEDED:
+                in_order = False  # it comes later
+        else:
+            if job._status is _SUCCEEDED:
+                for req in required:
+                    if req._owner_ref is not here:
+                        _missing_requirement(sched, job, req)
+                continue
+            todo.append(job)
+            job._nsucc = 0
+            count = 0
             for req in required:
-                if req not in jobs:
+                if req._plan_token is token:
+                    req._nsucc += 1
+                    count += 1
+                elif req._owner_ref is not here:
                     _missing_requirement(sched, job, req)
-            continue
-        todo.append(job)
-        job._nsucc = 0
-        count = 0
-        for req in required:
-            if req._plan_token is token:
-                req._nsucc += 1
-                count += 1
-            elif req not in jobs:
-                _missing_requirement(sched, job, req)
-            elif req._status is not _SUCCEEDED:
-                in_order = False  # it comes later (or is the job itself)
+                elif req._status is not _SUCCEEDED:
+                    in_order = False  # it comes later (or is the job itself)
         job._pending = count
         job._plan_token = token
         edges += count
@@ -183,7 +202,7 @@ def _plan_any_order(todo: list[AbstractJob], finite: int) -> Plan:
     edges = 0
     for job in todo:
         count = 0
-        for req in job._req:
+        for req in requirements_of(job):
             if req._plan_token is token:
                 req._nsucc += 1
                 count += 1
@@ -198,8 +217,7 @@ def _plan_any_order(todo: list[AbstractJob], finite: int) -> Plan:
     while ready:
         job = ready.popleft()
         seen += 1
-        end = job._succ_end
-        for nxt in successors[end - job._nsucc : end]:
+        for nxt in successors_of(job, successors):
             left[nxt] -= 1
             if not left[nxt]:
                 ready.append(nxt)
@@ -209,15 +227,17 @@ def _plan_any_order(todo: list[AbstractJob], finite: int) -> Plan:
 
 
 def link(todo: list[AbstractJob], token: object, edges: int, in_order: bool) -> list[AbstractJob]:
-    """The successors of every job of a plan in one list, each job's in a row, in
-    insertion order: those of ``job`` are ``successors[job._succ_end - job._nsucc :
-    job._succ_end]``.
+    """The successors of every job of a plan: a job with one successor holds it in
+    ``_succ_end``; the successors of a job that has more are in one list for the run, in
+    a row, in insertion order: ``successors[job._succ_end - job._nsucc : job._succ_end]``
+    (see :func:`successors_of`).
 
     ``token`` marks the jobs of the plan, ``_nsucc`` holds their counts of successors
     and ``edges`` the sum; ``in_order`` says that every job comes after its requirements
     in ``todo``. One list per run rather than one per job: every object that lives
     through the run is one more for each pass of the garbage collector, and a run of 100k
-    jobs would otherwise create 100k of them.
+    jobs would otherwise create 100k of them; a lone successor held by its job needs
+    neither a place in that list nor an int object for where it is (a chain has no list).
     """
     if not edges:
         return []  # no job has successors: _succ_end is never read
@@ -226,27 +246,58 @@ def link(todo: list[AbstractJob], token: object, edges: int, in_order: bool) -> 
     if in_order:
         # a job's requirements came before it: where their successors go is known
         for job in todo:
-            # where its successors start; _succ_end moves to their end as they are placed
-            job._succ_end = end
-            end += job._nsucc
+            n = job._nsucc
+            if n > 1:
+                # where its successors start; _succ_end moves to their end as they are placed
+                job._succ_end = end
+                end += n
             if job._pending:
-                for req in job._req:
+                required = job._req
+                if type(required) is not tuple and type(required) is not dict:
+                    # one requirement, held alone: the usual case, inline
+                    if required._nsucc == 1:
+                        required._succ_end = job
+                    else:
+                        at = required._succ_end
+                        successors[at] = job
+                        required._succ_end = at + 1
+                    continue
+                for req in required:
                     if req._plan_token is token:
+                        if req._nsucc == 1:
+                            req._succ_end = job
+                        else:
+                            at = req._succ_end
+                            successors[at] = job
+                            req._succ_end = at + 1
+        del successors[end:]
+        return successors
+    for job in todo:
+        n = job._nsucc
+        if n > 1:
+            job._succ_end = end
+            end += n
+    for job in todo:
+        if job._pending:
+            for req in requirements_of(job):
+                if req._plan_token is token:
+                    if req._nsucc == 1:
+                        req._succ_end = job
+                    else:
                         at = req._succ_end
                         successors[at] = job
                         req._succ_end = at + 1
-        return successors
-    for job in todo:
-        job._succ_end = end
-        end += job._nsucc
-    for job in todo:
-        if job._pending:
-            for req in job._req:
-                if req._plan_token is token:
-                    at = req._succ_end
-                    successors[at] = job
-                    req._succ_end = at + 1
+    del successors[end:]
     return successors
+
+
+def successors_of(job: AbstractJob, successors: list[AbstractJob]) -> list[AbstractJob]:
+    """The successors of ``job`` in the run whose plan linked ``successors``."""
+    n = job._nsucc
+    if n == 1:
+        return [job._succ_end]
+    end = job._succ_end
+    return successors[end - n : end] if n else []
 
 
 def _missing_requirement(sched: PureScheduler, job: AbstractJob, req: AbstractJob) -> None:

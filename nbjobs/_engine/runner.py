@@ -38,8 +38,8 @@ from .._core.job import (
     AbstractJob,
     Job,
     Status,
+    _unstarted,
     checked_awaitable,
-    release_coroutine,
 )
 from .._core.protocol import is_scheduler
 from .._core.text import user_traceback
@@ -319,7 +319,8 @@ class _Runner:
                     # Job(coroutine): Job._body()'s one-shot case, without three calls
                     job._consumed = True
                     coro = job.corun  # type: ignore[attr-defined]
-                    release_coroutine(coro)
+                    if _unstarted:  # release_coroutine(coro), inline
+                        _unstarted.discard(coro)
                     result = await coro
                 else:
                     result = await job._make_awaitable()
@@ -388,9 +389,14 @@ class _Runner:
         n = job._nsucc
         if n:
             window = self.window
-            end = job._succ_end
+            if n == 1:
+                # a lone successor, held by the job (see plan.link)
+                following: Any = (job._succ_end,)
+            else:
+                end = job._succ_end
+                following = self.successors[end - n : end]
             queued = 0
-            for nxt in self.successors[end - n : end]:
+            for nxt in following:
                 count = nxt._pending - 1
                 nxt._pending = count
                 if count:
@@ -613,7 +619,7 @@ class _Runner:
 async def shutdown_jobs(sched: PureScheduler) -> bool:
     """Call the ``co_shutdown()`` of every job of ``sched`` that has one, within its
     ``shutdown_timeout``; True if all returned in time without raising."""
-    items = sched._jobs._items
+    items = sched._jobs.items()
     # this runs at the end of every run: when no job can have a hook (the usual case),
     # two scans in C say so rather than one Python iteration per job
     kinds = cast("set[type[AbstractJob]]", set(map(type, items)))

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, cast
 from .._core import capture as _capture
 from .._core.errors import AlreadyRunningError, OwnershipError
 from .._core.events import Callback, Event, EventKind, Subscribers
-from .._core.job import _UNSET, AbstractJob, Status, _ids, check_timeout
-from .._core.jobset import OrderedSet, ReadOnlyJobs
+from .._core.job import _UNSET, AbstractJob, Status, _ids, check_timeout, hold_unstarted
+from .._core.jobset import ReadOnlyJobs, SchedulerJobs
 from .._core.protocol import RunStatistics, SchedulerView
 from .._core.remote import RemoteExecutor, as_executor
 
@@ -87,7 +87,7 @@ class PureScheduler(GraphMethods, SchedulerView):
         view: Any = None,
         executor: Any = None,
     ) -> None:
-        self._jobs: OrderedSet[AbstractJob] = OrderedSet()
+        self._jobs: SchedulerJobs[AbstractJob] = SchedulerJobs(weakref.ref(self))
         if not isinstance(self, AbstractJob):
             # a PureScheduler is never nested, but views treat every scheduler alike
             self.id: int = next(_ids)
@@ -226,10 +226,9 @@ class PureScheduler(GraphMethods, SchedulerView):
             raise OwnershipError(
                 f"cannot add {job!r} into {self.label_text_or_repr()}: it contains it already"
             )
+        # the job's _owner_ref is now this scheduler's: weak, so jobs do not keep their
+        # scheduler alive, and a scheduler and its jobs are freed by reference counting
         self._jobs.add(job)
-        # weak: jobs do not keep their scheduler alive, so a scheduler and its jobs are
-        # freed by reference counting (and a never-run coroutine closed by its Job)
-        job._owner_ref = weakref.ref(self)
         self._counts[job._status] += 1
         if isinstance(job, Scheduler):
             self._nested.append(job)
@@ -237,8 +236,31 @@ class PureScheduler(GraphMethods, SchedulerView):
 
     def update(self, jobs: Iterable[Any]) -> PureScheduler:
         """Add a collection of jobs or Sequences; returns self."""
-        for job in flatten(jobs):
-            self._add_one(job)
+        found = flatten(jobs)
+        if self._runner is not None or len(found) < 2:
+            for job in found:
+                self._add_one(job)
+            return self
+        # What _add_one does, for the usual job: one in no scheduler yet, and not a
+        # scheduler itself. ``Scheduler(*jobs)`` of a million jobs adds them here, with one
+        # structure event for all of them.
+        jobs_here = self._jobs
+        ref = jobs_here.ref
+        counts = self._counts
+        fresh: list[AbstractJob] = []
+        for job in found:
+            if job._owner_ref is None and not isinstance(job, PureScheduler):
+                job._owner_ref = ref  # a job given twice is then here already
+                fresh.append(job)
+                counts[job._status] += 1
+            else:
+                if fresh:
+                    jobs_here.append_owned(fresh)
+                    fresh = []
+                self._add_one(job)
+        if fresh:
+            jobs_here.append_owned(fresh)
+        self._structure_changed()
         return self
 
     def remove(self, job: AbstractJob) -> PureScheduler:
@@ -248,8 +270,7 @@ class PureScheduler(GraphMethods, SchedulerView):
             raise KeyError(f"{job!r} is not in {self.label_text_or_repr()}")
         if self._runner is not None:
             raise AlreadyRunningError(f"cannot remove {job!r} while {self!r} runs")
-        self._jobs.remove(job)
-        job._owner_ref = None
+        self._jobs.remove(job)  # which forgets the job's _owner_ref
         self._counts[job._status] -= 1
         if isinstance(job, Scheduler):
             self._nested.remove(job)
@@ -381,6 +402,8 @@ class PureScheduler(GraphMethods, SchedulerView):
             finally:
                 self._runner = None
                 self._run_ended = loop.time()
+                if self._counts[Status.SUCCEEDED] != len(self._jobs):
+                    hold_unstarted(self.iterate_jobs(scan_schedulers=True))
                 _capture.uninstall()
                 why = self.why()
                 if self.verbose:
