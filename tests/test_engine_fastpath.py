@@ -125,3 +125,47 @@ def test_output_of_a_jobs_subtasks_is_that_jobs_output() -> None:
     assert asyncio.run(Scheduler(job, quiet).co_run())
     assert job.output.text() == "part a\npart b\n"
     assert quiet.output.text() == ""
+
+
+def test_the_direct_start_decided_at_construction_is_the_one_the_rule_gives() -> None:
+    # Job() answers for the usual jobs inline; Job._direct_way() is the rule
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nbjobs._core.job import DIRECT_AWAIT, DIRECT_CALL
+
+    async def work(x: int = 0) -> int:
+        return x
+
+    def plain(x: int = 0) -> int:
+        return x
+
+    class Own(Job):
+        async def co_run(self) -> int:
+            return 1
+
+    pool = ThreadPoolExecutor(1)
+    loop = asyncio.new_event_loop()
+    future = loop.create_future()
+    producer = Job(work, 1)
+    jobs = {
+        "coroutine": (Job(work(1)), DIRECT_AWAIT),
+        "async fn": (Job(work, 1), DIRECT_CALL),
+        "async fn, required": (Job(work, 1, required=producer), DIRECT_CALL),
+        "async fn, keywords": (Job(work, x=1), 0),
+        "async fn, a job's result": (Job(work, producer), 0),
+        "plain fn": (Job(plain, 1), 0),
+        "lambda": (Job(lambda: 1), 0),
+        "future": (Job(future), 0),
+        "executor": (Job(plain, 1, executor=pool), 0),
+        "own co_run": (Own(work, 1), 0),
+        "timeout": (Job(work, 1, timeout=5), DIRECT_CALL),
+    }
+    try:
+        for name, (job, expected) in jobs.items():
+            assert job._direct == expected, name
+            assert job._direct == job._direct_way(), name
+    finally:
+        jobs["coroutine"][0].close()
+        pool.shutdown()
+        loop.close()

@@ -235,3 +235,27 @@ def test_job_ids_are_given_when_first_asked_for() -> None:
     a, b = Job(body, 0), Job(body, 1)
     assert b.id < a.id  # asked for first
     assert a.id == a.id and f"#{a.id}" in repr(a)
+
+
+def test_every_form_of_required_at_construction_gives_the_same_requirements() -> None:
+    from nbjobs import Sequence
+
+    a, b, c = Job(body, 0), Job(body, 1), Job(body, 2)
+    forms: list[tuple[object, list[Job]]] = [
+        (a, [a]),
+        ([a], [a]),
+        ((a, b), [a, b]),
+        ([a, b, c], [a, b, c]),
+        ([a, a], [a]),  # given twice, required once
+        ([b, a, b, c, a], [b, a, c]),
+        ([a, None, [b, (c,)]], [a, b, c]),
+        (Sequence(Job(body, 3), b), [b]),  # a sequence stands for its last job
+        ([], []),
+    ]
+    for given, expected in forms:
+        job = Job(body, 9, required=given)
+        assert list(job.required) == expected, given
+    many = [Job(body, i) for i in range(10)]
+    assert list(Job(body, 9, required=many).required) == many
+    with pytest.raises(TypeError, match="a requirement must be a job"):
+        Job(body, 9, required=[a, "b"])

@@ -19,6 +19,7 @@ import math
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableSet
+from gc import get_referents
 from types import CoroutineType, FunctionType, TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +66,7 @@ DIRECT_CALL, DIRECT_AWAIT = 1, 2
 
 
 _STATUS_EVENT = EventKind.STATUS
+_IDLE = Status.IDLE
 logger = logging.getLogger("nbjobs")
 
 
@@ -272,6 +274,7 @@ class AbstractJob:
             scheduler.add(self)
 
     def _init_slots(self, forever: bool, critical: bool, label: Any) -> None:
+        # Job.__init__ has this inline: keep them in step
         self._status = Status.IDLE
         self._started = False
         self._result = None
@@ -557,12 +560,30 @@ class AbstractJob:
         self._add_required(list(jobs))
 
     def _init_required(self, required: Any) -> None:
-        """``requires(required)`` for a job that is in no scheduler yet."""
+        """``requires(required)`` for a new job: in no scheduler, no requirements yet."""
         found: list[AbstractJob] = []
         if isinstance(required, AbstractJob):
-            found.append(required)
-        elif type(required) is list or type(required) is tuple:
-            # the usual form, a list of jobs, without the general walk
+            if required is self:
+                self._refuse_itself()
+            self._req = required
+            return
+        if type(required) is list or type(required) is tuple:
+            # the usual forms, straight into _req: one job, or a few distinct jobs
+            n = len(required)
+            if n == 1:
+                only = required[0]
+                if isinstance(only, AbstractJob) and only is not self:
+                    self._req = only
+                    return
+            elif 1 < n <= _FEW:
+                for item in required:
+                    if not isinstance(item, AbstractJob):
+                        break
+                else:
+                    if self not in required and len(set(required)) == n:
+                        self._req = tuple(required)
+                        return
+            # the general case: duplicates, nested collections, Sequences, None
             for item in required:
                 if not isinstance(item, AbstractJob):
                     found = []
@@ -784,6 +805,7 @@ def _callable_name(fn: Any) -> str:
 
 _NO_KWARGS: dict[str, Any] = {}
 _ASYNC_GENERATOR = inspect.CO_ASYNC_GENERATOR
+_COROUTINE = inspect.CO_COROUTINE
 
 #: what an argument must be for jobs to be found in it
 _MAY_HOLD_JOBS = (AbstractJob, list, tuple, dict)
@@ -893,7 +915,10 @@ class Job(AbstractJob):
                         "awaited only once, so it cannot be retried; pass the async function "
                         "and its arguments instead: Job(fn, *args, retries=...)"
                     )
-                _check_fresh(corun)
+                if corun.cr_running or corun.cr_suspended or len(get_referents(corun)) < 5:
+                    # rarely: a coroutine that ran, runs, or may be closed (one that has
+                    # not started refers to at least five objects: _is_closed says why)
+                    _check_fresh(corun)
                 self._mode = _ONE_SHOT
                 data: list[AbstractJob] = []
             else:
@@ -905,7 +930,10 @@ class Job(AbstractJob):
                         if isinstance(arg, _MAY_HOLD_JOBS):
                             data = _find_job_args(args, kwargs)
                             break
-                self._mode = self._mode_of(corun, args, kwargs, data, retries)
+                if type(corun) is FunctionType and corun.__code__.co_flags & _COROUTINE:
+                    self._mode = _ASYNC_FN  # an async def function: the usual case
+                else:
+                    self._mode = self._mode_of(corun, args, kwargs, data, retries)
             if executor is not None:
                 self._set_executor(corun, executor)
             if coshutdown is not None:
@@ -914,14 +942,33 @@ class Job(AbstractJob):
                         f"coshutdown must be a coroutine object or a callable, got {coshutdown!r}"
                     )
                 self.coshutdown = coshutdown
-            self._init_slots(forever, critical, label)
+            # AbstractJob._init_slots(forever, critical, label), inline: a graph of a
+            # million jobs makes a million calls of it (keep them in step)
+            self._status = _IDLE
+            self._started = self._consumed = False
+            self._result = self.ready_time = self.start_time = self.end_time = None
+            self._succ_end = self._nsucc = self._pending = 0
+            self._plan_token = self._owner_ref = None
+            self._req = ()
+            # what bool() gives, without a call
+            self.forever = True if forever else False  # noqa: SIM210
+            self.critical = True if critical else False  # noqa: SIM210
+            self.label = label
             if timeout is not None or retries != 0 or retry_delay != 0.0 or backoff != 2.0:
                 self._set_options(timeout, retries, retry_delay, backoff)
             if required is not None:
                 self._init_required(required)
             if data:
+                self._direct = 0
                 self.data_required = tuple(data)
                 self.requires(data)
+            elif self._own_co_run or executor is not None:
+                self._direct = self._direct_way()
+            # _direct_way()'s answers for the usual jobs
+            elif type(corun) is CoroutineType:
+                self._direct = DIRECT_AWAIT
+            elif self._mode == _ASYNC_FN and not kwargs:
+                self._direct = DIRECT_CALL
             else:
                 self._direct = self._direct_way()
             if scheduler is not None:
@@ -1136,7 +1183,10 @@ def _is_closed(coro: Any) -> bool:
     # that then lives as long as the coroutine (as much again as the coroutine itself).
     # A coroutine with a frame to run refers to its function (what the garbage collector
     # sees of it); a closed one does not, and its cr_frame is None without building
-    # anything. cr_frame decides whenever the function is not seen.
+    # anything. cr_frame decides whenever the function is not seen. What the collector
+    # sees of a closed coroutine is its code, name and qualified name (and the origin
+    # tuple when origin tracking is on); of one that has not run, those and its frame's
+    # function and code at least: five objects or more say "not closed" at once.
     for ref in gc.get_referents(coro):
         if type(ref) is FunctionType:
             return False
