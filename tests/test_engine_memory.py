@@ -259,3 +259,42 @@ def test_every_form_of_required_at_construction_gives_the_same_requirements() ->
     assert list(Job(body, 9, required=many).required) == many
     with pytest.raises(TypeError, match="a requirement must be a job"):
         Job(body, 9, required=[a, "b"])
+
+
+def test_requirements_move_between_their_forms_in_order() -> None:
+    # up to three held in the job, four to eight in a tuple, a dict beyond: the view
+    # and the run see the same ordered requirements whichever form holds them
+    pool = [Job(body, i) for i in range(12)]
+    job = Job(body, 99)
+    for k, req in enumerate(pool):
+        job.requires(req)
+        assert list(job.required) == pool[: k + 1]
+    for k, req in enumerate(pool):
+        job.requires(req, remove=True)
+        assert list(job.required) == pool[k + 1 :]
+        assert len(job.required) == len(pool) - k - 1
+    assert job._req == () and job._req2 is None and job._req3 is None
+    job.required = pool[:3]  # type: ignore[assignment]  # as asynciojobs subclasses assign it
+    assert (
+        list(job.required) == pool[:3] and pool[2] in job.required and pool[3] not in job.required
+    )
+    job.requires(pool[1], remove=True)
+    assert list(job.required) == [pool[0], pool[2]]
+    assert Scheduler(*pool, job, view=False).run() is True
+
+
+@pytest.mark.parametrize("fanin", [1, 2, 3, 4])
+def test_a_graph_of_few_requirements_holds_one_container_per_job(fanin: str) -> None:
+    coros = [body(i) for i in range(1000)]
+    gc.collect()
+    before = len(gc.get_objects())
+    jobs: list[Job] = []
+    for i, coro in enumerate(coros):
+        jobs.append(Job(coro, required=jobs[-fanin:] if i >= fanin else None))
+    sched = Scheduler(*jobs, view=False)
+    gc.collect()
+    per_job = (len(gc.get_objects()) - before) / 1000
+    # the job alone up to three requirements; a tuple beyond
+    assert per_job < (1.05 if fanin <= 3 else 2.05), per_job
+    assert sched.run() is True
+    assert [job.result() for job in jobs] == list(range(1000))

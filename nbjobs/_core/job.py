@@ -97,7 +97,11 @@ def requirements_of(job: AbstractJob) -> tuple[AbstractJob, ...] | dict[Abstract
     req = job._req
     if type(req) is tuple or type(req) is dict:
         return req
-    return (req,)
+    second = job._req2
+    if second is None:
+        return (req,)
+    third = job._req3
+    return (req, second) if third is None else (req, second, third)
 
 
 class Requirements(MutableSet["AbstractJob"]):
@@ -189,6 +193,8 @@ class AbstractJob:
         "_pending",
         "_plan_token",
         "_req",
+        "_req2",
+        "_req3",
         "_result",
         "_started",
         "_status",
@@ -214,12 +220,15 @@ class AbstractJob:
     _succ_end: Any
     _nsucc: int
     _pending: int
-    # the requirements: the job itself when there is one (no container: one object less
-    # per job for the garbage collector's passes, in chains and fan-outs), a tuple while
-    # they are few (far smaller than the smallest dict), a dict once a job has many
-    # (membership in constant time); requirements_of() reads any of them
+    # the requirements: up to three held in the job itself (_req, then _req2 and _req3,
+    # else None), without a container: one object less per job for each of the garbage
+    # collector's passes over a large graph, where most jobs have a few requirements; a
+    # tuple of four to eight (far smaller than the smallest dict), a dict beyond
+    # (membership in constant time). requirements_of() reads any of these forms.
     # (typed Any: the engine's loops tell the forms apart by type(), which mypy does not follow)
     _req: Any
+    _req2: AbstractJob | None
+    _req3: AbstractJob | None
     # given when first asked for (see ``id``): an int object per job otherwise
     _id: int
     forever: bool
@@ -293,6 +302,7 @@ class AbstractJob:
         self._consumed = False
         self._owner_ref = None
         self._req = ()
+        self._req2 = self._req3 = None
         self.forever = bool(forever)
         self.critical = bool(critical)
         self.label = label
@@ -556,7 +566,7 @@ class AbstractJob:
     @required.setter
     def required(self, jobs: Iterable[AbstractJob]) -> None:
         # asynciojobs subclasses may assign the attribute; keep its meaning
-        self._req = ()
+        self._store_required(())
         self._add_required(list(jobs))
 
     def _init_required(self, required: Any) -> None:
@@ -581,7 +591,12 @@ class AbstractJob:
                         break
                 else:
                     if self not in required and len(set(required)) == n:
-                        self._req = tuple(required)
+                        if n == 2:
+                            self._req, self._req2 = required
+                        elif n == 3:
+                            self._req, self._req2, self._req3 = required
+                        else:
+                            self._req = tuple(required)
                         return
             # the general case: duplicates, nested collections, Sequences, None
             for item in required:
@@ -608,37 +623,48 @@ class AbstractJob:
             for job in found:
                 req[job] = None
             return
-        if type(req) is not tuple:
-            req = (req,)
-        elif not req and len(found) == 1:
+        if type(req) is tuple and not req and len(found) == 1:
             self._req = found[0]  # the usual case: one requirement, held alone
             return
+        held = requirements_of(self)
         if len(found) > _FEW:
-            merged = tuple(dict.fromkeys((*req, *found)))
+            merged = tuple(dict.fromkeys((*held, *found)))
         else:
             # a few jobs: scans beat building a dict to drop duplicates
             new: list[AbstractJob] = []
             for job in found:
-                if job not in req and job not in new:
+                if job not in held and job not in new:
                     new.append(job)
             if not new:
                 return
-            merged = (*req, *new)
-        if len(merged) == 1:
-            self._req = merged[0]
-        else:
-            self._req = merged if len(merged) <= _FEW else dict.fromkeys(merged)
+            merged = (*held, *new)
+        self._store_required(merged)
 
     def _discard_required(self, job: AbstractJob) -> None:
         req = self._req
         if type(req) is dict:
             req.pop(job, None)
-        elif type(req) is not tuple:
-            if req is job:
-                self._req = ()
-        elif job in req:
-            left = tuple(other for other in req if other is not job)
-            self._req = left[0] if len(left) == 1 else left
+            if len(req) <= _FEW:
+                self._store_required(tuple(req))
+            return
+        held = requirements_of(self)
+        if job in held:
+            self._store_required(tuple(other for other in held if other is not job))
+
+    def _store_required(self, jobs: tuple[AbstractJob, ...]) -> None:
+        """Hold ``jobs`` (distinct) as the requirements, in the form for their number."""
+        n = len(jobs)
+        self._req2 = self._req3 = None
+        if n == 0:
+            self._req = ()
+        elif n <= 3:
+            self._req = jobs[0]
+            if n > 1:
+                self._req2 = jobs[1]
+            if n > 2:
+                self._req3 = jobs[2]
+        else:
+            self._req = jobs if n <= _FEW else dict.fromkeys(jobs)
 
     # ---- what subclasses define ---------------------------------------------------------
     async def co_run(self) -> Any:
@@ -948,7 +974,7 @@ class Job(AbstractJob):
             self._started = self._consumed = False
             self._result = self.ready_time = self.start_time = self.end_time = None
             self._succ_end = self._nsucc = self._pending = 0
-            self._plan_token = self._owner_ref = None
+            self._plan_token = self._owner_ref = self._req2 = self._req3 = None
             self._req = ()
             # what bool() gives, without a call
             self.forever = True if forever else False  # noqa: SIM210

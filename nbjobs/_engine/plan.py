@@ -144,7 +144,8 @@ def make_plan(sched: PureScheduler) -> Plan:
     in_order = True
     for job in jobs:
         required = job._req
-        if type(required) is not tuple and type(required) is not dict:
+        inline = type(required) is not tuple and type(required) is not dict
+        if inline and job._req2 is None:
             # one requirement, held alone (see AbstractJob._req): the usual case, inline
             if job._status is _SUCCEEDED:
                 if required._owner_ref is not here:
@@ -161,6 +162,10 @@ def make_plan(sched: PureScheduler) -> Plan:
             elif required._status is not _SUCCEEDED:
                 in_order = False  # it comes later
         else:
+            if inline:  # two or three, held in the job
+                third = job._req3
+                second = job._req2
+                required = (required, second) if third is None else (required, second, third)
             if job._status is _SUCCEEDED:
                 for req in required:
                     if req._owner_ref is not here:
@@ -253,7 +258,13 @@ def link(todo: list[AbstractJob], token: object, edges: int, in_order: bool) -> 
                 end += n
             if job._pending:
                 required = job._req
-                if type(required) is not tuple and type(required) is not dict:
+                if type(required) is tuple or type(required) is dict:
+                    pass
+                elif job._req2 is not None:  # two or three, held in the job
+                    third = job._req3
+                    second = job._req2
+                    required = (required, second) if third is None else (required, second, third)
+                else:
                     # one requirement, held alone: the usual case, inline
                     if required._nsucc == 1:
                         required._succ_end = job
