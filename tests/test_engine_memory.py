@@ -7,6 +7,7 @@ tests pin the number of such objects per job.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import inspect
 import platform
@@ -298,3 +299,44 @@ def test_a_graph_of_few_requirements_holds_one_container_per_job(fanin: str) -> 
     assert per_job < (1.05 if fanin <= 3 else 2.05), per_job
     assert sched.run() is True
     assert [job.result() for job in jobs] == list(range(1000))
+
+
+@pytest.mark.parametrize("ending", ["success", "failure", "cancelled", "never run"])
+def test_a_graph_is_freed_by_reference_counting_after_a_run(ending: str) -> None:
+    # no reference cycle among jobs (a lone successor held by its requirement would make
+    # one): dropping the names frees the graph at once, without the garbage collector
+    import weakref
+
+    async def fails() -> None:
+        raise ValueError("no")
+
+    async def sleeps() -> None:
+        await asyncio.sleep(3600)
+
+    jobs: list[Job] = [Job(body, 0)]
+    for i in range(1, 200):
+        if ending == "failure" and i == 50:
+            jobs.append(Job(fails, required=jobs[-1], label="fails"))
+        elif ending == "cancelled" and i == 50:
+            jobs.append(Job(sleeps, required=jobs[-1], label="sleeps"))
+        else:
+            jobs.append(Job(body, i, required=jobs[-1]))
+    inner = [Job(body, 7), Job(body, 8)]
+    inner[1].requires(inner[0])
+    nested = Scheduler(*inner, required=jobs[60])  # never runs when the run stops at 50
+    sched = Scheduler(*jobs, nested, view=False, critical=False)
+    if ending == "cancelled":
+        sched.timeout = 0.2  # the run ends with jobs 51 and on never started
+    if ending != "never run":
+        sched.run()
+    alive = [weakref.ref(job) for job in (*jobs, *inner)] + [weakref.ref(sched)]
+    gc.disable()
+    try:
+        del jobs, inner, nested, sched
+        if ending == "failure":
+            # a failure's traceback holds the frames that held its job: a cycle of
+            # Python's making, which the garbage collector frees
+            gc.collect()
+        assert [ref for ref in alive if ref() is not None] == []
+    finally:
+        gc.enable()

@@ -61,7 +61,7 @@ def validate(sched: PureScheduler) -> None:
                     f"(or cancel it) before running {sched.label_text_or_repr()}"
                 )
             validate(nested)
-            make_plan(nested)
+            unlink(make_plan(nested).todo)  # a check: its run makes its own plan
     spent = list(spent_jobs(sched))
     if spent:
         shown = ", ".join(repr(job) for job in spent[:10])
@@ -300,6 +300,14 @@ def link(todo: list[AbstractJob], token: object, edges: int, in_order: bool) -> 
                         req._succ_end = at + 1
     del successors[end:]
     return successors
+
+
+def unlink(todo: list[AbstractJob]) -> None:
+    """Let the jobs of a plan go of their lone successor: held by its requirement, a job
+    would make a reference cycle with it (a run does this as each job settles)."""
+    for job in todo:
+        if job._nsucc == 1:
+            job._succ_end = 0
 
 
 def successors_of(job: AbstractJob, successors: list[AbstractJob]) -> list[AbstractJob]:

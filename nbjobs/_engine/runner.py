@@ -43,6 +43,7 @@ from .._core.job import (
 )
 from .._core.protocol import is_scheduler
 from .._core.text import user_traceback
+from .plan import unlink
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -91,6 +92,7 @@ class _Runner:
         "successors",
         "tasks",
         "thread",
+        "todo",
         "verbose",
         "waiting",
         "window",
@@ -138,6 +140,8 @@ class _Runner:
         self.settling: deque[AbstractJob] = deque()
         #: the successors of the jobs of this run (see plan.link)
         self.successors: list[AbstractJob] = []
+        #: the jobs of this run's plan
+        self.todo: list[AbstractJob] = []
         #: why a job was asked to cancel, until its task says it was cancelled
         self.cancel_reasons: dict[AbstractJob, str] = {}
         #: jobs running (each holds a window slot)
@@ -154,6 +158,7 @@ class _Runner:
     # ---- the run, from start to end ------------------------------------------------------
     def start(self, plan: Plan) -> None:
         todo, roots, finite, self.successors = plan
+        self.todo = todo
         # the time the run's first jobs are ready, start, or wait for a slot
         now = self.clock()
         sched = self.sched
@@ -390,8 +395,10 @@ class _Runner:
         if n:
             window = self.window
             if n == 1:
-                # a lone successor, held by the job (see plan.link)
+                # a lone successor, held by the job (see plan.link): let go of it, so
+                # that no cycle of jobs outlives the run
                 following: Any = (job._succ_end,)
+                job._succ_end = 0
             else:
                 end = job._succ_end
                 following = self.successors[end - n : end]
@@ -588,6 +595,9 @@ class _Runner:
         self.waiting.clear()
         self.tasks = {}
         self.active = 0
+        if self.left:
+            # jobs that did not settle still hold their lone successor (see plan.link)
+            unlink(self.todo)
         await sched.co_shutdown()
         if self.closers:
             await self._close_resources()
