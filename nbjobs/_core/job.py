@@ -585,18 +585,39 @@ class AbstractJob:
                 if isinstance(only, AbstractJob) and only is not self:
                     self._req = only
                     return
-            elif 1 < n <= _FEW:
+            elif n == 2:
+                first, second = required
+                if (
+                    isinstance(first, AbstractJob)
+                    and isinstance(second, AbstractJob)
+                    and first is not second
+                    and self is not first
+                    and self is not second
+                ):
+                    self._req, self._req2 = first, second
+                    return
+            elif n == 3:
+                first, second, third = required
+                if (
+                    isinstance(first, AbstractJob)
+                    and isinstance(second, AbstractJob)
+                    and isinstance(third, AbstractJob)
+                    and first is not second
+                    and first is not third
+                    and second is not third
+                    and self is not first
+                    and self is not second
+                    and self is not third
+                ):
+                    self._req, self._req2, self._req3 = first, second, third
+                    return
+            elif n <= _FEW:
                 for item in required:
                     if not isinstance(item, AbstractJob):
                         break
                 else:
                     if self not in required and len(set(required)) == n:
-                        if n == 2:
-                            self._req, self._req2 = required
-                        elif n == 3:
-                            self._req, self._req2, self._req3 = required
-                        else:
-                            self._req = tuple(required)
+                        self._req = tuple(required)
                         return
             # the general case: duplicates, nested collections, Sequences, None
             for item in required:
