@@ -82,7 +82,8 @@ def test_connections_are_closed_when_the_run_ends(servers: Servers) -> None:
     assert Scheduler(Job(host.run, "true"), Job(host.run, "true")).run() is True
     # closed by the run itself, before run() returned: the server sees it at once
     text = server.wait_for("Disconnected from user", closed + 1)
-    assert text.count("Disconnected from user") == closed + 1
+    # the whole log on failure: which connections, in which order
+    assert text.count("Disconnected from user") == closed + 1, text
     assert "Disconnected by application" in text
 
 
