@@ -70,7 +70,12 @@ def test_jobs_window_zero_set_after_construction_means_no_limit(
 
     log = tmp_path / "log"
     one = node(servers)
-    command = f"echo S >> {log}; sleep 0.5; echo E >> {log}"
+    # each command waits (up to 10 s) until all four have started: a barrier, which only
+    # jobs running at once pass without waiting it out, however loaded the machine
+    command = (
+        f"echo S >> {log}; for i in $(seq 200); do [ $(grep -c S {log}) -ge 4 ] && break; "
+        f"sleep 0.05; done; echo E >> {log}"
+    )
     scheduler = Scheduler(*(RemoteCommand(one, command) for _ in range(4)))
     scheduler.jobs_window = 0  # what apssh's command-line tools do with their default -w
     assert scheduler.run() is True

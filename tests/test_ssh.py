@@ -122,7 +122,13 @@ def test_a_connection_opened_outside_a_run_stays_until_closed(servers: Servers) 
 def test_bounded_sessions_per_connection(servers: Servers, tmp_path: Path) -> None:
     log = tmp_path / "sessions.log"
     host = servers.host(0, max_sessions=2)
-    command = f"echo S >> {log}; sleep 0.3; echo E >> {log}"
+    # each command waits (up to 3 s) until two are running: two at once then overlap
+    # however loaded the machine is, and a third would show as a peak of 3
+    running = f"$(( $(grep -c S {log}) - $(grep -c E {log}) ))"
+    command = (
+        f"echo S >> {log}; for i in $(seq 60); do [ {running} -ge 2 ] && break; "
+        f"sleep 0.05; done; sleep 0.2; echo E >> {log}"
+    )
     assert Scheduler(*(Job(host.run, command) for _ in range(6))).run() is True
     running = peak = 0
     for mark in log.read_text().split():
