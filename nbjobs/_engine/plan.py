@@ -248,56 +248,47 @@ def link(todo: list[AbstractJob], token: object, edges: int, in_order: bool) -> 
         return []  # no job has successors: _succ_end is never read
     successors: list[Any] = [None] * edges
     end = 0
-    if in_order:
-        # a job's requirements came before it: where their successors go is known
+    if not in_order:
+        # some requirements come after their jobs: first, where each job's successors go
         for job in todo:
             n = job._nsucc
             if n > 1:
-                # where its successors start; _succ_end moves to their end as they are placed
                 job._succ_end = end
                 end += n
-            if job._pending:
-                required = job._req
-                if type(required) is tuple or type(required) is dict:
-                    pass
-                elif job._req2 is not None:  # two or three, held in the job
-                    third = job._req3
-                    second = job._req2
-                    required = (required, second) if third is None else (required, second, third)
+    for job in todo:
+        if in_order:
+            # a job's requirements came before it: where its successors go is known now
+            n = job._nsucc
+            if n > 1:
+                # where they start; _succ_end moves to their end as they are placed
+                job._succ_end = end
+                end += n
+        if not job._pending:
+            continue
+        required = job._req
+        if type(required) is tuple or type(required) is dict:
+            pass
+        elif job._req2 is not None:  # two or three, held in the job
+            third = job._req3
+            second = job._req2
+            required = (required, second) if third is None else (required, second, third)
+        else:
+            # one requirement, held alone (in the plan: the job waits for it), inline
+            if required._nsucc == 1:
+                required._succ_end = job
+            else:
+                at = required._succ_end
+                successors[at] = job
+                required._succ_end = at + 1
+            continue
+        for req in required:
+            if req._plan_token is token:
+                if req._nsucc == 1:
+                    req._succ_end = job
                 else:
-                    # one requirement, held alone: the usual case, inline
-                    if required._nsucc == 1:
-                        required._succ_end = job
-                    else:
-                        at = required._succ_end
-                        successors[at] = job
-                        required._succ_end = at + 1
-                    continue
-                for req in required:
-                    if req._plan_token is token:
-                        if req._nsucc == 1:
-                            req._succ_end = job
-                        else:
-                            at = req._succ_end
-                            successors[at] = job
-                            req._succ_end = at + 1
-        del successors[end:]
-        return successors
-    for job in todo:
-        n = job._nsucc
-        if n > 1:
-            job._succ_end = end
-            end += n
-    for job in todo:
-        if job._pending:
-            for req in requirements_of(job):
-                if req._plan_token is token:
-                    if req._nsucc == 1:
-                        req._succ_end = job
-                    else:
-                        at = req._succ_end
-                        successors[at] = job
-                        req._succ_end = at + 1
+                    at = req._succ_end
+                    successors[at] = job
+                    req._succ_end = at + 1
     del successors[end:]
     return successors
 
