@@ -169,3 +169,25 @@ def test_the_direct_start_decided_at_construction_is_the_one_the_rule_gives() ->
         jobs["coroutine"][0].close()
         pool.shutdown()
         loop.close()
+
+
+def test_a_job_starts_with_the_same_fields_as_any_abstract_job() -> None:
+    # Job() sets AbstractJob's slots inline (AbstractJob._init_slots): the two must agree
+    from nbjobs import AbstractJob
+
+    class Plain(AbstractJob):
+        async def co_run(self) -> None:
+            return None
+
+    async def work() -> None:
+        return None
+
+    made = {"Job": Job(work), "AbstractJob": Plain()}
+    fields = [
+        name
+        for name in AbstractJob.__slots__
+        if name not in ("__dict__", "__weakref__", "_id", "_direct")
+    ]
+    values = {kind: {name: getattr(job, name) for name in fields} for kind, job in made.items()}
+    assert values["Job"] == values["AbstractJob"]
+    assert not hasattr(made["Job"], "_id")  # given when first asked for

@@ -1253,12 +1253,6 @@ def _is_closed(coro: Any) -> bool:
 _unstarted: set[Any] = set()
 
 
-def release_coroutine(coro: Any) -> None:
-    """The engine takes a job's coroutine to run it."""
-    if _unstarted:
-        _unstarted.discard(coro)
-
-
 def hold_unstarted(jobs: Iterable[AbstractJob]) -> None:
     """A run of these jobs ended: hold the coroutine objects it did not start."""
     for job in jobs:

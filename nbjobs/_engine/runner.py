@@ -324,7 +324,7 @@ class _Runner:
                     # Job(coroutine): Job._body()'s one-shot case, without three calls
                     job._consumed = True
                     coro = job.corun  # type: ignore[attr-defined]
-                    if _unstarted:  # release_coroutine(coro), inline
+                    if _unstarted:  # it no longer waits to be closed (see job._unstarted)
                         _unstarted.discard(coro)
                     result = await coro
                 else:
