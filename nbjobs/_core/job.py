@@ -18,7 +18,7 @@ import logging
 import math
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableSet
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableSet, Sequence
 from gc import get_referents
 from types import CoroutineType, FunctionType, TracebackType
 from typing import TYPE_CHECKING, Any
@@ -967,9 +967,9 @@ class Job(AbstractJob):
                     # not started refers to at least five objects: _is_closed says why)
                     _check_fresh(corun)
                 self._mode = _ONE_SHOT
-                data: list[AbstractJob] = []
+                data: Sequence[AbstractJob] = ()  # (no list per job: most have no data)
             else:
-                data = []
+                data = ()
                 if kwargs:
                     data = _find_job_args(args, kwargs)
                 else:
@@ -1004,7 +1004,14 @@ class Job(AbstractJob):
             if timeout is not None or retries != 0 or retry_delay != 0.0 or backoff != 2.0:
                 self._set_options(timeout, retries, retry_delay, backoff)
             if required is not None:
-                self._init_required(required)
+                if type(required) is list and len(required) == 1:
+                    only = required[0]  # [job], the usual form: _init_required()'s answer
+                    if isinstance(only, AbstractJob):
+                        self._req = only
+                    else:
+                        self._init_required(required)
+                else:
+                    self._init_required(required)
             if data:
                 self._direct = 0
                 self.data_required = tuple(data)
@@ -1055,7 +1062,7 @@ class Job(AbstractJob):
         corun: Any,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-        data: list[AbstractJob],
+        data: Sequence[AbstractJob],
         retries: int,
     ) -> int:
         if type(corun) is FunctionType and not corun.__code__.co_flags & _ASYNC_GENERATOR:
