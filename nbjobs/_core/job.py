@@ -415,6 +415,7 @@ class AbstractJob:
         owner = first
         event: Event | None = None
         status = kind is _STATUS_EVENT
+        key = self.id if status else 0  # (a property: read once)
         while owner is not None:
             subscribers = owner._subscribers
             # status watchers (Subscribers.watch_statuses), served here: views watch every status
@@ -426,7 +427,7 @@ class AbstractJob:
                             wake()
                         except Exception:
                             logger.exception("nbjobs: a status watcher raised; the run goes on")
-                    dirty[self.id] = self
+                    dirty[key] = self
             if subscribers._callbacks or (not status and subscribers._quiet):
                 if event is None:
                     event = Event(kind, first, self, time, self._status, **fields)
