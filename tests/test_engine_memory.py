@@ -340,3 +340,21 @@ def test_a_graph_is_freed_by_reference_counting_after_a_run(ending: str) -> None
         assert [ref for ref in alive if ref() is not None] == []
     finally:
         gc.enable()
+
+
+def test_a_refused_job_leaves_the_ones_added_before_it_in_place() -> None:
+    from nbjobs import OwnershipError
+
+    ran = Scheduler(Job(body, 0), view=False)
+    taken = next(iter(ran.jobs))
+    assert ran.run() is True
+    a, b = Job(body, 1), Job(body, 2)
+    sched = Scheduler(view=False)
+    events: list[object] = []
+    sched.subscribe(events.append)
+    with pytest.raises(OwnershipError):
+        sched.update([a, b, taken, Job(body, 3)])
+    assert list(sched.jobs) == [a, b] and len(sched) == 2
+    assert a in sched and taken not in sched and taken in ran
+    assert sum(sched._counts.values()) == 2
+    assert [e.kind.value for e in events] == ["structure"]  # views hear of a and b

@@ -248,19 +248,21 @@ class PureScheduler(GraphMethods, SchedulerView):
         ref = jobs_here.ref
         counts = self._counts
         fresh: list[AbstractJob] = []
-        for job in found:
-            if job._owner_ref is None and not isinstance(job, PureScheduler):
-                job._owner_ref = ref  # a job given twice is then here already
-                fresh.append(job)
-                counts[job._status] += 1
-            else:
-                if fresh:
-                    jobs_here.append_owned(fresh)
-                    fresh = []
-                self._add_one(job)
-        if fresh:
-            jobs_here.append_owned(fresh)
-        self._structure_changed()
+        try:
+            for job in found:
+                if job._owner_ref is None and not isinstance(job, PureScheduler):
+                    job._owner_ref = ref  # a job given twice is then here already
+                    fresh.append(job)
+                    counts[job._status] += 1
+                else:
+                    if fresh:
+                        jobs_here.append_owned(fresh)
+                        fresh = []
+                    self._add_one(job)  # which may refuse it: those before it stay
+        finally:
+            if fresh:
+                jobs_here.append_owned(fresh)
+            self._structure_changed()
         return self
 
     def remove(self, job: AbstractJob) -> PureScheduler:
