@@ -358,3 +358,28 @@ def test_a_refused_job_leaves_the_ones_added_before_it_in_place() -> None:
     assert a in sched and taken not in sched and taken in ran
     assert sum(sched._counts.values()) == 2
     assert [e.kind.value for e in events] == ["structure"]  # views hear of a and b
+
+
+def test_a_job_gets_one_id_when_threads_ask_at_once() -> None:
+    import threading
+
+    jobs = [Job(body, i) for i in range(20000)]
+    seen: list[list[int]] = [[], []]
+    start = threading.Barrier(2)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns as often as they can
+
+    def ask(k: int) -> None:
+        start.wait()
+        seen[k] = [job.id for job in jobs]
+
+    threads = [threading.Thread(target=ask, args=(k,)) for k in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert seen[0] == seen[1] == [job.id for job in jobs]
+    assert len(set(seen[0])) == len(jobs)

@@ -60,6 +60,7 @@ class Status(enum.Enum):
 _FINISHED = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.SKIPPED})
 
 _ids = itertools.count(1)
+_ID_LOCK = threading.Lock()
 _UNSET: Any = object()
 #: values of AbstractJob._direct
 DIRECT_CALL, DIRECT_AWAIT = 1, 2
@@ -340,8 +341,13 @@ class AbstractJob:
         try:
             return self._id
         except AttributeError:
-            given = self._id = next(_ids)
-            return given
+            # under a lock: two threads asking at once must get the same number
+            with _ID_LOCK:
+                try:
+                    return self._id
+                except AttributeError:
+                    given = self._id = next(_ids)
+                    return given
 
     @id.setter
     def id(self, value: int) -> None:
