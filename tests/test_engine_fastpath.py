@@ -128,7 +128,7 @@ def test_output_of_a_jobs_subtasks_is_that_jobs_output() -> None:
 
 
 def test_the_direct_start_decided_at_construction_is_the_one_the_rule_gives() -> None:
-    # Job() answers for the usual jobs inline; Job._direct_way() is the rule
+    # Job._direct_way() is the one rule, for every kind of job
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
@@ -172,7 +172,7 @@ def test_the_direct_start_decided_at_construction_is_the_one_the_rule_gives() ->
 
 
 def test_a_job_starts_with_the_same_fields_as_any_abstract_job() -> None:
-    # Job() sets AbstractJob's slots inline (AbstractJob._init_slots): the two must agree
+    # every job starts from AbstractJob._init_slots: a Job as any other
     from nbjobs import AbstractJob
 
     class Plain(AbstractJob):

@@ -284,11 +284,9 @@ class AbstractJob:
             scheduler.add(self)
 
     def _init_slots(self, forever: bool, critical: bool, label: Any) -> None:
-        # Job.__init__ has this inline: keep them in step
-        self._status = Status.IDLE
-        self._started = False
-        self._result = None
-        self.ready_time = self.start_time = self.end_time = None
+        self._status = _IDLE
+        self._started = self._consumed = False
+        self._result = self.ready_time = self.start_time = self.end_time = None
         # the plan of the run of the scheduler that owns the job (see _engine/plan.py):
         # where its successors end in that run's list of them and how many there are, its
         # count of unfinished requirements, which plan
@@ -300,7 +298,6 @@ class AbstractJob:
         # then calls ``corun(*_args)`` itself; DIRECT_AWAIT for Job(coroutine): it awaits
         # ``corun`` (see _Runner._run_job); two or three calls less per job
         self._direct = 0
-        self._consumed = False
         self._owner_ref = None
         self._req = ()
         self._req2 = self._req3 = None
@@ -996,40 +993,14 @@ class Job(AbstractJob):
                         f"coshutdown must be a coroutine object or a callable, got {coshutdown!r}"
                     )
                 self.coshutdown = coshutdown
-            # AbstractJob._init_slots(forever, critical, label), inline: a graph of a
-            # million jobs makes a million calls of it (keep them in step)
-            self._status = _IDLE
-            self._started = self._consumed = False
-            self._result = self.ready_time = self.start_time = self.end_time = None
-            self._succ_end = self._nsucc = self._pending = 0
-            self._plan_token = self._owner_ref = self._req2 = self._req3 = None
-            self._req = ()
-            # what bool() gives, without a call
-            self.forever = True if forever else False  # noqa: SIM210
-            self.critical = True if critical else False  # noqa: SIM210
-            self.label = label
+            self._init_slots(forever, critical, label)
             if timeout is not None or retries != 0 or retry_delay != 0.0 or backoff != 2.0:
                 self._set_options(timeout, retries, retry_delay, backoff)
             if required is not None:
-                if type(required) is list and len(required) == 1:
-                    only = required[0]  # [job], the usual form: _init_required()'s answer
-                    if isinstance(only, AbstractJob):
-                        self._req = only
-                    else:
-                        self._init_required(required)
-                else:
-                    self._init_required(required)
+                self._init_required(required)
             if data:
-                self._direct = 0
                 self.data_required = tuple(data)
                 self.requires(data)
-            elif self._own_co_run or executor is not None:
-                self._direct = self._direct_way()
-            # _direct_way()'s answers for the usual jobs
-            elif type(corun) is CoroutineType:
-                self._direct = DIRECT_AWAIT
-            elif self._mode == _ASYNC_FN and not kwargs:
-                self._direct = DIRECT_CALL
             else:
                 self._direct = self._direct_way()
             if scheduler is not None:
